@@ -1,0 +1,91 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Common helpers for the TME/MKTME scripts.  Source it, do not run it.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${TME_BUILD_DIR:-$TOP/build}
+CACHE=${TME_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-tme}
+
+QEMU_PKG_VERSION="1:10.0.13+ds-0+deb13u1"
+QEMU_DIR_NAME="qemu-10.0.13+ds"
+QEMU_DSC="qemu_10.0.13+ds-0+deb13u1.dsc"
+# SHA-256 of the .dsc; the .dsc lists the checksums of the tarballs and
+# dpkg-source verifies those on unpack.
+QEMU_DSC_SHA256="a426c892e5369058c3423816c8625bc8010bb5a58ece57261f62b64ee4d765ad"
+
+step_name=""
+step() {
+    step_name="$*"
+    printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"
+}
+
+die() {
+    printf '\nERROR in step "%s": %s\n' "$step_name" "$*" >&2
+    exit 1
+}
+
+# The URI of the Debian archive this machine's apt uses, read from its
+# configuration (deb822 sources or the one-line format).
+debian_archive_uri() {
+    local uri
+    uri=$(awk '
+        /^URIs:/ { for (i = 2; i <= NF; i++) print $i }
+    ' /etc/apt/sources.list.d/*.sources 2>/dev/null |
+        grep -E '/debian/?$' | head -n 1)
+    if [ -z "$uri" ]; then
+        uri=$(grep -hE '^deb[[:space:]]' /etc/apt/sources.list \
+                  /etc/apt/sources.list.d/*.list 2>/dev/null |
+              awk '{ for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; exit } }' |
+              grep -E '/debian/?$' | head -n 1)
+    fi
+    [ -n "$uri" ] || return 1
+    printf '%s\n' "${uri%/}"
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    else
+        sudo "$@"
+    fi
+}
+
+# Where each folder of new files goes in the QEMU tree.  Headers of hw-mem
+# are public (include/hw/mem), everything else keeps its relative path.
+place_new_files() {
+    local dest=$1 f rel
+    (cd "$TOP" && git ls-files -co --exclude-standard \
+        target-i386 hw-mem tests-qtest docs 2>/dev/null ||
+     find target-i386 hw-mem tests-qtest docs -type f 2>/dev/null) |
+    while read -r f; do
+        [ -f "$TOP/$f" ] || continue
+        case "$f" in
+        target-i386/*) rel=target/i386/${f#target-i386/} ;;
+        hw-mem/*.h)    rel=include/hw/mem/${f#hw-mem/} ;;
+        hw-mem/*)      rel=hw/mem/${f#hw-mem/} ;;
+        tests-qtest/*) rel=tests/qtest/${f#tests-qtest/} ;;
+        docs/*)        rel=docs/system/i386/${f#docs/} ;;
+        *) continue ;;
+        esac
+        mkdir -p "$dest/$(dirname "$rel")"
+        cp "$TOP/$f" "$dest/$rel"
+        printf '%s\n' "$rel"
+    done
+}
+
+# Apply patches/series to a tree.
+apply_series() {
+    local dest=$1 p
+    [ -f "$TOP/patches/series" ] || return 0
+    while read -r p; do
+        case "$p" in ''|'#'*) continue ;; esac
+        patch -d "$dest" -p1 -s --no-backup-if-mismatch -F0 \
+            < "$TOP/patches/$p" || die "patch $p does not apply"
+    done < "$TOP/patches/series"
+}
+
+CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
+    --without-default-features --enable-tcg --enable-nettle --enable-slirp
+    --enable-fdt=system --enable-pixman --disable-docs --disable-install-blobs
+    --disable-werror)
+
+export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=true

@@ -1,0 +1,59 @@
+/*
+ * Intel Total Memory Encryption (TME) and Multi-Key TME: CPU side
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Register and field names follow Intel's "Memory Encryption Technologies
+ * Specification", rev 1.0 (336907-001), sections 4.1 and 4.2.
+ */
+
+#ifndef TARGET_I386_TME_H
+#define TARGET_I386_TME_H
+
+#define MSR_IA32_TME_CAPABILITY         0x981
+#define MSR_IA32_TME_ACTIVATE           0x982
+#define MSR_IA32_TME_EXCLUDE_MASK       0x983
+#define MSR_IA32_TME_EXCLUDE_BASE       0x984
+#define MSR_MK_TME_CORE_ACTIVATE        0x9ff
+
+/* IA32_TME_CAPABILITY */
+#define TME_CAP_AES_XTS_128             (1ULL << 0)
+#define TME_CAP_MAX_KEYID_BITS_SHIFT    32
+#define TME_CAP_MAX_KEYS_SHIFT          36
+
+/* IA32_TME_ACTIVATE */
+#define TME_ACTIVATE_LOCK               (1ULL << 0)
+#define TME_ACTIVATE_ENABLE             (1ULL << 1)
+#define TME_ACTIVATE_KEY_SELECT         (1ULL << 2)
+#define TME_ACTIVATE_SAVE_KEY           (1ULL << 3)
+#define TME_ACTIVATE_POLICY_SHIFT       4
+#define TME_ACTIVATE_POLICY_MASK        (0xfULL << TME_ACTIVATE_POLICY_SHIFT)
+#define TME_ACTIVATE_KEYID_BITS_SHIFT   32
+#define TME_ACTIVATE_KEYID_BITS_MASK    (0xfULL << TME_ACTIVATE_KEYID_BITS_SHIFT)
+#define TME_ACTIVATE_ALG_AES_XTS_128    (1ULL << 48)
+#define TME_ACTIVATE_CRYPTO_ALGS_MASK   (0xffffULL << 48)
+#define TME_POLICY_AES_XTS_128          0
+
+/* IA32_TME_EXCLUDE_MASK / IA32_TME_EXCLUDE_BASE */
+#define TME_EXCLUDE_MASK_ENABLE         (1ULL << 11)
+
+/* The largest MK_TME_MAX_KEYID_BITS the 4-bit field can encode */
+#define TME_KEYID_BITS_LIMIT            15
+/* A 128-bit data key followed by a 128-bit tweak key */
+#define TME_KEY_BYTES                   32
+
+/* Sentinels of the -cpu options that default to a derived value */
+#define TME_OPT_AUTO_KEYS               UINT32_MAX
+#define TME_OPT_AUTO_BITS               UINT8_MAX
+
+bool x86_tme_realize(X86CPU *cpu, Error **errp);
+void x86_tme_cpu_reset(X86CPU *cpu);
+void x86_tme_smi(X86CPU *cpu);
+bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val);
+bool x86_tme_rdmsr(CPUX86State *env, uint32_t msr, uint64_t *val);
+bool x86_tme_check_address_space(X86CPU *cpu, uint64_t max_used_gpa,
+                                 Error **errp);
+
+#endif
