@@ -86,6 +86,9 @@ apply_series() {
 CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
     --without-default-features --enable-tcg --enable-nettle --enable-slirp
     --enable-fdt=system --enable-pixman --disable-docs --disable-install-blobs
-    --disable-werror)
+    --enable-werror)
 
+# QEMU's configure names the compiler itself, so meson does not add
+# ccache: put Debian's ccache wrappers first in PATH instead.
+export PATH=/usr/lib/ccache:$PATH
 export CCACHE_BASEDIR=$BUILD CCACHE_NOHASHDIR=true

@@ -14,6 +14,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/cutils.h"
 #include "qemu/guest-random.h"
 #include "qemu/thread.h"
 #include "migration/vmstate.h"

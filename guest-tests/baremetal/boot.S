@@ -1,0 +1,187 @@
+/*
+ * Bare-metal test kernel: PVH entry, switch to long mode, run main()
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * QEMU's -kernel loads an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note and
+ * enters it in 32-bit protected mode, paging off, %ebx = start_info.
+ * The first 4 GiB are identity mapped with 2 MiB pages.
+ */
+
+#define XEN_ELFNOTE_PHYS32_ENTRY 18
+
+    .section .note.pvh, "a"
+    .align 4
+    .long 4                     /* name size */
+    .long 8                     /* descriptor size */
+    .long XEN_ELFNOTE_PHYS32_ENTRY
+    .asciz "Xen"
+    .quad pvh_entry
+
+    .section .text.entry, "ax"
+    .code32
+    .globl pvh_entry
+pvh_entry:
+    cli
+    cld
+    mov %ebx, start_info_paddr
+    lgdt gdt_desc
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    mov %eax, %fs
+    mov %eax, %gs
+    mov $stack_top, %esp
+
+    /* PML4[0] -> PDPT, PDPT[0..3] -> PD[0..3], PD entries 2 MiB pages */
+    mov $pdpt, %eax
+    or $0x7, %eax
+    mov %eax, pml4
+    mov $0, %ecx
+1:  mov %ecx, %eax
+    shl $12, %eax
+    add $pd, %eax
+    or $0x7, %eax
+    mov %eax, pdpt(,%ecx,8)
+    inc %ecx
+    cmp $4, %ecx
+    jne 1b
+    mov $0, %ecx
+1:  mov %ecx, %eax
+    shl $21, %eax
+    or $0x87, %eax              /* present, writable, user, 2 MiB */
+    mov %eax, pd(,%ecx,8)
+    mov %ecx, %eax
+    shr $11, %eax               /* bits 32+ of the address */
+    mov %eax, pd+4(,%ecx,8)
+    inc %ecx
+    cmp $2048, %ecx
+    jne 1b
+
+    mov %cr4, %eax
+    or $0x620, %eax             /* PAE, OSFXSR, OSXMMEXCPT */
+    mov %eax, %cr4
+    mov $pml4, %eax
+    mov %eax, %cr3
+    mov $0xc0000080, %ecx       /* EFER.LME */
+    rdmsr
+    or $0x100, %eax
+    wrmsr
+    mov %cr0, %eax
+    or $0x80000001, %eax        /* PG, PE */
+    and $~0x6, %eax             /* EM, MP off: SSE usable */
+    mov %eax, %cr0
+    ljmp $0x08, $long_entry
+
+    .code64
+long_entry:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    mov %eax, %fs
+    mov %eax, %gs
+    mov $stack_top, %rsp
+    call main
+    mov %eax, %edi
+    call exit_qemu
+1:  hlt
+    jmp 1b
+
+/* Exception entry: push a zero error code where the CPU pushes none */
+.macro vec n
+vec_\n:
+    .if (\n == 8) || ((\n >= 10) && (\n <= 14)) || (\n == 17) || (\n == 21) || (\n == 29) || (\n == 30)
+    .else
+    pushq $0
+    .endif
+    pushq $\n
+    jmp exc_common
+.endm
+
+.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    vec \n
+.endr
+
+exc_common:
+    push %rax
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, %rdi
+    call exc_handler
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %r11
+    pop %r10
+    pop %r9
+    pop %r8
+    pop %rbp
+    pop %rdi
+    pop %rsi
+    pop %rdx
+    pop %rcx
+    pop %rbx
+    pop %rax
+    add $16, %rsp
+    iretq
+
+    .section .rodata
+    .globl exc_vectors
+    .align 8
+exc_vectors:
+.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad vec_\n
+.endr
+
+    .data
+    .align 16
+    .globl gdt
+gdt:
+    .quad 0
+    .quad 0x00af9a000000ffff    /* 0x08: 64-bit code, DPL 0 */
+    .quad 0x00cf92000000ffff    /* 0x10: data, DPL 0 */
+    .quad 0x00cf9a000000ffff    /* 0x18: 32-bit code, DPL 0 */
+    .quad 0x00affa000000ffff    /* 0x20: 64-bit code, DPL 3 */
+    .quad 0x00cff2000000ffff    /* 0x28: data, DPL 3 */
+    .quad 0x00009a000000ffff    /* 0x30: 16-bit code, DPL 0 */
+    .quad 0x000092000000ffff    /* 0x38: 16-bit data, DPL 0 */
+    .quad 0, 0                  /* 0x40: 64-bit TSS, filled at run time */
+gdt_end:
+gdt_desc:
+    .word gdt_end - gdt - 1
+    .quad gdt
+
+    .globl start_info_paddr
+start_info_paddr:
+    .long 0
+
+    .bss
+    .align 4096
+    .globl pml4, pdpt, pd
+pml4:
+    .skip 4096
+pdpt:
+    .skip 4096
+pd:
+    .skip 4 * 4096
+    .skip 65536
+stack_top:
+
+    .section .note.GNU-stack, "", @progbits
