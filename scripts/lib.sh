@@ -49,23 +49,32 @@ as_root() {
     fi
 }
 
-# Where each folder of new files goes in the QEMU tree.  Headers of hw-mem
-# are public (include/hw/mem), everything else keeps its relative path.
+# Where a new file of this repository goes in the QEMU tree.  Headers of
+# hw-mem are public (include/hw/mem), everything else keeps its relative
+# path under the folder's QEMU counterpart.
+qemu_path_of() {
+    case "$1" in
+    target-i386/*) echo "target/i386/${1#target-i386/}" ;;
+    hw-mem/*.h)    echo "include/hw/mem/${1#hw-mem/}" ;;
+    hw-mem/*)      echo "hw/mem/${1#hw-mem/}" ;;
+    tests-qtest/*) echo "tests/qtest/${1#tests-qtest/}" ;;
+    docs/*)        echo "docs/system/i386/${1#docs/}" ;;
+    *) return 1 ;;
+    esac
+}
+
+# The new files: every file listed in patches/new-files
+new_files() {
+    sed -e 's/#.*//' -e 's/^[^:]*://' "$TOP/patches/new-files" | tr ' ' '\n' |
+        grep -v '^$'
+}
+
+# Copy the new files into a QEMU tree; print their QEMU paths
 place_new_files() {
     local dest=$1 f rel
-    (cd "$TOP" && git ls-files -co --exclude-standard \
-        target-i386 hw-mem tests-qtest docs 2>/dev/null ||
-     find target-i386 hw-mem tests-qtest docs -type f 2>/dev/null) |
-    while read -r f; do
-        [ -f "$TOP/$f" ] || continue
-        case "$f" in
-        target-i386/*) rel=target/i386/${f#target-i386/} ;;
-        hw-mem/*.h)    rel=include/hw/mem/${f#hw-mem/} ;;
-        hw-mem/*)      rel=hw/mem/${f#hw-mem/} ;;
-        tests-qtest/*) rel=tests/qtest/${f#tests-qtest/} ;;
-        docs/*)        rel=docs/system/i386/${f#docs/} ;;
-        *) continue ;;
-        esac
+    for f in $(new_files); do
+        [ -f "$TOP/$f" ] || die "patches/new-files lists $f, which does not exist"
+        rel=$(qemu_path_of "$f") || die "no place in QEMU for $f"
         mkdir -p "$dest/$(dirname "$rel")"
         cp "$TOP/$f" "$dest/$rel"
         printf '%s\n' "$rel"

@@ -147,7 +147,8 @@ static bool tme_write_activate(uint64_t val)
         return false;
     }
 
-    val &= ~TME_ACTIVATE_LOCK;      /* read-only, the written value is ignored */
+    /* The lock bit is read-only: the written value is ignored */
+    val &= ~TME_ACTIVATE_LOCK;
     if (!(val & TME_ACTIVATE_ENABLE)) {
         /* TME disabled, MSR locked */
         tme_pkg->activate = val | TME_ACTIVATE_LOCK;
@@ -384,8 +385,8 @@ static bool tme_check_options(X86CPU *cpu, Error **errp)
     }
     if (o->max_keyid_bits + 32 > cpu->phys_bits) {
         error_setg(errp, "tme-max-keyid-bits=%u leaves fewer than 32 address"
-                   " bits of phys-bits=%u; raise phys-bits (46 is a good"
-                   " choice)", o->max_keyid_bits, cpu->phys_bits);
+                   " bits of phys-bits=%u; raise phys-bits to at least %u",
+                   o->max_keyid_bits, cpu->phys_bits, o->max_keyid_bits + 32);
         return false;
     }
     return true;
@@ -494,9 +495,9 @@ bool x86_tme_check_address_space(X86CPU *cpu, uint64_t max_used_gpa,
     need = 64 - clz64(max_used_gpa) + bits;
     error_setg(errp, "TME: guest RAM and the 64-bit PCI hole end at 0x%"
                PRIx64 ", above the %u address bits that %u KeyID bits leave"
-               " of phys-bits=%u; use phys-bits=%u or more (46 is a good"
-               " choice)%s", max_used_gpa, cpu->phys_bits - bits, bits,
-               cpu->phys_bits, MAX(need, 46),
+               " of phys-bits=%u; use phys-bits=%u or more (46 is"
+               " recommended)%s", max_used_gpa, cpu->phys_bits - bits, bits,
+               cpu->phys_bits, need,
                tme_pkg->opts.activate ? " or lower tme-keyid-bits"
                                       : " or lower tme-max-keyid-bits");
     return false;

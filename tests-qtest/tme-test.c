@@ -1,0 +1,302 @@
+/*
+ * QTest for Intel TME/MKTME: the -cpu options, CPUID and the phys-bits
+ * check
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qnum.h"
+#include "qobject/qbool.h"
+#include "libqtest.h"
+
+#define CPU_INTEL   "max,vendor=GenuineIntel,phys-bits=46"
+#define CPU_TME     CPU_INTEL ",+tme,+pconfig"
+
+#define TME_BIT     13      /* CPUID.7.0:ECX */
+#define PCONFIG_BIT 18      /* CPUID.7.0:EDX */
+
+static QTestState *start(const char *cpu)
+{
+    return qtest_initf("-machine q35 -accel tcg -S -cpu %s", cpu);
+}
+
+static char *cpu0_path(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'query-cpus-fast'}");
+    QList *cpus = qdict_get_qlist(resp, "return");
+    QDict *cpu0 = qobject_to(QDict, qlist_peek(cpus));
+    char *path = g_strdup(qdict_get_str(cpu0, "qom-path"));
+
+    qobject_unref(resp);
+    return path;
+}
+
+static QObject *qom_get(QTestState *qts, const char *prop)
+{
+    g_autofree char *path = cpu0_path(qts);
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments':"
+                            " {'path': %s, 'property': %s}}", path, prop);
+    QObject *ret = qdict_get(resp, "return");
+
+    g_assert(ret);
+    qobject_ref(ret);
+    qobject_unref(resp);
+    return ret;
+}
+
+static int64_t qom_get_int(QTestState *qts, const char *prop)
+{
+    QNum *n = qobject_to(QNum, qom_get(qts, prop));
+    int64_t v;
+
+    g_assert(n && qnum_get_try_int(n, &v));
+    qobject_unref(n);
+    return v;
+}
+
+static bool qom_get_bool(QTestState *qts, const char *prop)
+{
+    QBool *b = qobject_to(QBool, qom_get(qts, prop));
+    bool v;
+
+    g_assert(b);
+    v = qbool_get_bool(b);
+    qobject_unref(b);
+    return v;
+}
+
+/* Bit @bit of the CPUID.7.0 register @reg in feature-words or filtered */
+static bool leaf7_bit(QTestState *qts, const char *list, const char *reg,
+                      int bit)
+{
+    QList *words = qobject_to(QList, qom_get(qts, list));
+    const QListEntry *e;
+    bool found = false, set = false;
+
+    QLIST_FOREACH_ENTRY(words, e) {
+        QDict *w = qobject_to(QDict, qlist_entry_obj(e));
+
+        if (qdict_get_int(w, "cpuid-input-eax") == 7 &&
+            qdict_haskey(w, "cpuid-input-ecx") &&
+            qdict_get_int(w, "cpuid-input-ecx") == 0 &&
+            !strcmp(qdict_get_str(w, "cpuid-register"), reg)) {
+            found = true;
+            set = qdict_get_int(w, "features") & (1ULL << bit);
+        }
+    }
+    g_assert(found);
+    qobject_unref(words);
+    return set;
+}
+
+static void test_flags_on(void)
+{
+    QTestState *qts = start(CPU_TME);
+
+    g_assert_true(leaf7_bit(qts, "feature-words", "ECX", TME_BIT));
+    g_assert_true(leaf7_bit(qts, "feature-words", "EDX", PCONFIG_BIT));
+    g_assert_false(leaf7_bit(qts, "filtered-features", "ECX", TME_BIT));
+    g_assert_false(leaf7_bit(qts, "filtered-features", "EDX", PCONFIG_BIT));
+    g_assert_true(qom_get_bool(qts, "tme"));
+    g_assert_true(qom_get_bool(qts, "pconfig"));
+    /* Leaf 0x1B must be reachable: the level is raised */
+    g_assert_cmpint(qom_get_int(qts, "level"), >=, 0x1b);
+    qtest_quit(qts);
+}
+
+static void test_flags_off_by_default(void)
+{
+    QTestState *qts = start("max");
+
+    g_assert_false(leaf7_bit(qts, "feature-words", "ECX", TME_BIT));
+    g_assert_false(leaf7_bit(qts, "feature-words", "EDX", PCONFIG_BIT));
+    g_assert_false(qom_get_bool(qts, "tme"));
+    g_assert_false(qom_get_bool(qts, "pconfig"));
+    g_assert_cmpint(qom_get_int(qts, "level"), <, 0x1b);
+    qtest_quit(qts);
+}
+
+static void test_tme_without_pconfig(void)
+{
+    QTestState *qts = start(CPU_INTEL ",+tme");
+
+    g_assert_true(leaf7_bit(qts, "feature-words", "ECX", TME_BIT));
+    g_assert_false(leaf7_bit(qts, "feature-words", "EDX", PCONFIG_BIT));
+    g_assert_cmpint(qom_get_int(qts, "level"), <, 0x1b);
+    qtest_quit(qts);
+}
+
+/* An explicit level below 0x1B cannot enumerate PCONFIG */
+static void test_pconfig_level_too_low(void)
+{
+    QTestState *qts = start(CPU_TME ",level=0xd");
+
+    g_assert_cmpint(qom_get_int(qts, "level"), ==, 0xd);
+    g_assert_false(leaf7_bit(qts, "feature-words", "EDX", PCONFIG_BIT));
+    g_assert_true(leaf7_bit(qts, "filtered-features", "EDX", PCONFIG_BIT));
+    g_assert_true(leaf7_bit(qts, "feature-words", "ECX", TME_BIT));
+    qtest_quit(qts);
+}
+
+static void test_option_defaults(void)
+{
+    QTestState *qts = start(CPU_TME);
+
+    g_assert_cmpint(qom_get_int(qts, "tme-max-keyid-bits"), ==, 6);
+    g_assert_cmpint(qom_get_int(qts, "tme-max-keys"), ==, 63);
+    g_assert_cmpint(qom_get_int(qts, "tme-keyid-bits"), ==, 6);
+    g_assert_false(qom_get_bool(qts, "tme-activate"));
+    g_assert_cmpint(qom_get_int(qts, "tme-exclude-base"), ==, 0);
+    g_assert_cmpint(qom_get_int(qts, "tme-exclude-mask"), ==, 0);
+    qtest_quit(qts);
+}
+
+static void test_option_derived(void)
+{
+    QTestState *qts = start(CPU_TME ",tme-max-keyid-bits=4,tme-activate=on");
+
+    g_assert_cmpint(qom_get_int(qts, "tme-max-keys"), ==, 15);
+    g_assert_cmpint(qom_get_int(qts, "tme-keyid-bits"), ==, 4);
+    g_assert_true(qom_get_bool(qts, "tme-activate"));
+    qtest_quit(qts);
+
+    qts = start("max,vendor=GenuineIntel,+tme,+pconfig,phys-bits=52,"
+                "tme-max-keyid-bits=15,tme-max-keys=1000,tme-keyid-bits=2,"
+                "tme-activate=on");
+    g_assert_cmpint(qom_get_int(qts, "tme-max-keys"), ==, 1000);
+    g_assert_cmpint(qom_get_int(qts, "tme-keyid-bits"), ==, 2);
+    qtest_quit(qts);
+}
+
+/* phys-bits 42 leaves 36 bits, just enough for q35's 64-bit PCI hole */
+static void test_phys_bits_enough(void)
+{
+    QTestState *qts = start("max,vendor=GenuineIntel,+tme,+pconfig,"
+                            "phys-bits=42,tme-activate=on");
+
+    g_assert_cmpint(qom_get_int(qts, "phys-bits"), ==, 42);
+    qtest_quit(qts);
+}
+
+typedef struct Refusal {
+    const char *name;
+    const char *machine;
+    const char *cpu;
+    const char *message;
+} Refusal;
+
+static const Refusal refusals[] = {
+    { "phys-bits-q35", "q35", "max,+tme,phys-bits=40,tme-activate=on",
+      "use phys-bits=42 or more" },
+    { "phys-bits-pc", "pc", "max,+tme,phys-bits=38",
+      "use phys-bits=39 or more (46 is recommended) or lower"
+      " tme-max-keyid-bits" },
+    { "phys-bits-41", "q35", "max,+tme,phys-bits=41,tme-activate=on",
+      "above the 35 address bits that 6 KeyID bits leave" },
+    { "max-keyid-bits", "q35", CPU_TME ",tme-max-keyid-bits=16",
+      "tme-max-keyid-bits must be at most 15" },
+    { "max-keyid-bits-vs-phys-bits", "q35", CPU_TME ",tme-max-keyid-bits=15",
+      "leaves fewer than 32 address bits" },
+    { "max-keys", "q35", CPU_TME ",tme-max-keys=64",
+      "tme-max-keys must be at most" },
+    { "max-keys-zero", "q35", CPU_TME ",tme-max-keys=0",
+      "tme-max-keys must not be 0" },
+    { "keyid-bits", "q35", CPU_TME ",tme-keyid-bits=7",
+      "tme-keyid-bits must be at most tme-max-keyid-bits" },
+    { "activate-without-tme", "q35", CPU_INTEL ",tme-activate=on",
+      "needs the tme CPU feature" },
+    { "exclude-mask", "q35", CPU_TME ",tme-exclude-mask=0x3fff00f00800",
+      "is not a valid IA32_TME_EXCLUDE_MASK" },
+    { "exclude-base", "q35", CPU_TME ",tme-exclude-base=0x1001",
+      "is not a valid IA32_TME_EXCLUDE_BASE" },
+    { "platform-key", "q35", CPU_TME ",x-tme-platform-key=0011",
+      "x-tme-platform-key must be 64 hex digits" },
+};
+
+/*
+ * Run QEMU, which must exit by itself within 60 seconds; returns its wait
+ * status and stderr.
+ */
+static int run_qemu_to_exit(const char **argv, char **err)
+{
+    g_autoptr(GError) gerr = NULL;
+    GString *buf = g_string_new(NULL);
+    char chunk[4096];
+    ssize_t n;
+    GPid pid;
+    int fd, status = -1, i;
+
+    g_assert_true(g_spawn_async_with_pipes(NULL, (char **)argv, NULL,
+                                           G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                           NULL, &pid, NULL, NULL, &fd,
+                                           &gerr));
+    for (i = 0; i < 6000 && waitpid(pid, &status, WNOHANG) == 0; i++) {
+        g_usleep(10 * 1000);
+    }
+    if (i == 6000) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        g_test_message("QEMU did not exit by itself");
+        status = -1;
+    }
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+        g_string_append_len(buf, chunk, n);
+    }
+    close(fd);
+    g_spawn_close_pid(pid);
+    *err = g_string_free(buf, false);
+    return status;
+}
+
+/* QEMU must exit at start-up with a message that says what to change */
+static void test_refused(const void *opaque)
+{
+    const Refusal *r = opaque;
+    const char *argv[] = {
+        g_getenv("QTEST_QEMU_BINARY"), "-machine", r->machine, "-accel", "tcg",
+        "-nodefaults", "-display", "none", "-S", "-monitor", "none",
+        "-cpu", r->cpu, NULL
+    };
+    g_autofree char *err = NULL;
+    int status;
+
+    g_assert_nonnull(argv[0]);
+    status = run_qemu_to_exit(argv, &err);
+    g_assert_true(status != -1 && WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), !=, 0);
+    if (!strstr(err, r->message)) {
+        g_test_message("stderr: %s", err);
+    }
+    g_assert_nonnull(strstr(err, r->message));
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+
+    if (!qtest_has_accel("tcg")) {
+        g_test_skip("TME is a TCG feature");
+        return g_test_run();
+    }
+
+    qtest_add_func("/x86/tme/cpuid/flags-on", test_flags_on);
+    qtest_add_func("/x86/tme/cpuid/off-by-default", test_flags_off_by_default);
+    qtest_add_func("/x86/tme/cpuid/tme-without-pconfig",
+                   test_tme_without_pconfig);
+    qtest_add_func("/x86/tme/cpuid/pconfig-level-too-low",
+                   test_pconfig_level_too_low);
+    qtest_add_func("/x86/tme/options/defaults", test_option_defaults);
+    qtest_add_func("/x86/tme/options/derived", test_option_derived);
+    qtest_add_func("/x86/tme/phys-bits/enough", test_phys_bits_enough);
+    for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
+        g_autofree char *name = g_strdup_printf("/x86/tme/refused/%s",
+                                                refusals[i].name);
+        qtest_add_data_func(name, &refusals[i], test_refused);
+    }
+    return g_test_run();
+}
