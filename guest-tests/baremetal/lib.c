@@ -132,9 +132,16 @@ void exit_qemu(int code)
     }
 }
 
+volatile int nmi_count;
+
 void exc_handler(struct frame *f)
 {
     struct extable *e;
+
+    if (f->vector == NMI_VECTOR) {
+        nmi_count++;
+        return;
+    }
 
     for (e = __extable_start; e < __extable_end; e++) {
         if (e->insn == f->rip) {

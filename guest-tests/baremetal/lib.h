@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #define NO_EXCEPTION    (-1)
+#define NMI_VECTOR      2
 #define GP_VECTOR       13
 #define UD_VECTOR       6
 #define PF_VECTOR       14
@@ -51,6 +52,7 @@ struct exc_info {
     uint64_t cr2;
 };
 extern struct exc_info last_exc;
+extern volatile int nmi_count;
 
 /*
  * Run one instruction that may fault: the handler resumes after it and

@@ -9,7 +9,7 @@
  *
  * The command line selects the scenario and gives the expected values,
  * which come from the QEMU command line of the test, not from QEMU:
- *   notme | self | firmware | rngfail | lockdisabled | smm
+ *   notme | self | firmware | rngfail | lockdisabled | smm | migrate
  *   max-keyid-bits=N max-keys=N phys-bits=N keyid-bits=N
  *   exclude-base=X exclude-mask=X
  */
@@ -359,6 +359,36 @@ static void test_smm(void)
     test_locked(LOCK);
 }
 
+/* The state survives migration (run-migration sends an NMI afterwards) */
+static void test_migrate(void)
+{
+    uint64_t act = ENABLE | SAVE_KEY | KEYID_BITS(max_bits) | ALG_AES_XTS_128;
+    uint64_t mask = ((1ULL << phys_bits) - (1ULL << 30)) | EXCLUDE_ENABLE;
+
+    test_cpuid(true);
+    check_vector(wrmsr_safe(IA32_TME_EXCLUDE_MASK, mask), NO_EXCEPTION,
+                 "WRMSR IA32_TME_EXCLUDE_MASK");
+    check_vector(wrmsr_safe(IA32_TME_EXCLUDE_BASE, 1ULL << 30), NO_EXCEPTION,
+                 "WRMSR IA32_TME_EXCLUDE_BASE");
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, act), NO_EXCEPTION,
+                 "WRMSR IA32_TME_ACTIVATE");
+    check_vector(wrmsr_safe(MK_TME_CORE_ACTIVATE, 0), NO_EXCEPTION,
+                 "WRMSR MK_TME_CORE_ACTIVATE");
+    printf("# ready for migration\n");
+    while (!nmi_count) {
+        asm volatile("hlt");
+    }
+    printf("# resumed after migration\n");
+    expect_activate(act | LOCK, "migrated: enabled, locked");
+    check_u64(rdmsr(IA32_TME_EXCLUDE_MASK), mask, "IA32_TME_EXCLUDE_MASK "
+              "migrated");
+    check_u64(rdmsr(IA32_TME_EXCLUDE_BASE), 1ULL << 30,
+              "IA32_TME_EXCLUDE_BASE migrated");
+    check_u64(rdmsr(MK_TME_CORE_ACTIVATE), KEYID_BITS(max_bits),
+              "MK_TME_CORE_ACTIVATE migrated");
+    test_locked(act | LOCK);
+}
+
 int main(void)
 {
     setup_idt();
@@ -391,6 +421,8 @@ int main(void)
         test_rng_fail();
     } else if (cmdline_has("lockdisabled")) {
         test_lock_disabled();
+    } else if (cmdline_has("migrate")) {
+        test_migrate();
     } else if (cmdline_has("smm")) {
         test_smm();
     } else {
