@@ -19,6 +19,7 @@
 #include "qemu/thread.h"
 #include "migration/vmstate.h"
 #include "system/reset.h"
+#include "hw/mem/tme-keytable.h"
 #include "cpu.h"
 #include "tme.h"
 
@@ -36,9 +37,34 @@ typedef struct X86TMEPackage {
     uint64_t exclude_base;
     uint8_t key[TME_KEY_BYTES];             /* KeyID 0 (TME) key */
     uint8_t saved_key[TME_KEY_BYTES];       /* kept for standby resume */
+
+    /* MKTME: the key table that PCONFIG programs, NULL without MKTME */
+    TMEKeyTable *keys;
+    uint8_t *key_entries;                   /* for migration */
+    uint32_t key_entries_size;
 } X86TMEPackage;
 
 static X86TMEPackage *tme_pkg;
+
+static bool tme_keytable_needed(void *opaque)
+{
+    X86TMEPackage *pkg = opaque;
+
+    return pkg->keys != NULL;
+}
+
+/* The entries are bytes only, so they travel as one buffer */
+static const VMStateDescription vmstate_tme_keytable = {
+    .name = "x86-tme-package/keytable",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = tme_keytable_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_VBUFFER_UINT32(key_entries, X86TMEPackage, 1, NULL,
+                               key_entries_size),
+        VMSTATE_END_OF_LIST()
+    }
+};
 
 static const VMStateDescription vmstate_tme_package = {
     .name = "x86-tme-package",
@@ -51,6 +77,10 @@ static const VMStateDescription vmstate_tme_package = {
         VMSTATE_UINT8_ARRAY(key, X86TMEPackage, TME_KEY_BYTES),
         VMSTATE_UINT8_ARRAY(saved_key, X86TMEPackage, TME_KEY_BYTES),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_tme_keytable,
+        NULL
     }
 };
 
@@ -107,17 +137,26 @@ static bool tme_key_is_zero(const uint8_t *key)
     return buffer_is_zero(key, TME_KEY_BYTES);
 }
 
-/* The CPU's random number generator, for a new TME key */
-static bool tme_generate_key(uint8_t *key)
+/*
+ * The CPU's random number generator: QEMU's guest RNG, so that -seed
+ * makes it reproducible.  x-tme-rng-fail makes it fail.
+ */
+bool x86_tme_random(void *buf, size_t len)
 {
-    if (tme_pkg->opts.rng_fail) {
+    if (!tme_pkg || tme_pkg->opts.rng_fail) {
         return false;
     }
+    return qemu_guest_getrandom(buf, len, NULL) == 0;
+}
+
+/* A new TME key: x-tme-platform-key replaces the RNG */
+static bool tme_generate_key(uint8_t *key)
+{
     if (tme_pkg->has_platform_key) {
         memcpy(key, tme_pkg->platform_key, TME_KEY_BYTES);
         return true;
     }
-    return qemu_guest_getrandom(key, TME_KEY_BYTES, NULL) == 0;
+    return x86_tme_random(key, TME_KEY_BYTES);
 }
 
 /*
@@ -294,6 +333,9 @@ static void tme_package_reset(void *opaque)
     pkg->exclude_mask = 0;
     pkg->exclude_base = 0;
     memset(pkg->key, 0, sizeof(pkg->key));
+    if (pkg->keys) {
+        tme_keytable_reset(pkg->keys);
+    }
 
     if (o->activate) {
         pkg->exclude_base = o->exclude_base;
@@ -468,6 +510,11 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         ((uint64_t)pkg->opts.max_keyid_bits << TME_CAP_MAX_KEYID_BITS_SHIFT) |
         ((uint64_t)pkg->opts.max_keys << TME_CAP_MAX_KEYS_SHIFT);
     qemu_mutex_init(&pkg->lock);
+    if (pkg->opts.max_keyid_bits) {
+        pkg->keys = tme_keytable_new(pkg->opts.max_keys);
+        pkg->key_entries = (uint8_t *)pkg->keys->entries;
+        pkg->key_entries_size = pkg->keys->nr_entries * sizeof(TMEKeyEntry);
+    }
 
     /* Registered before the CPUs' reset handlers, so it runs first */
     qemu_register_reset(tme_package_reset, pkg);
@@ -501,4 +548,27 @@ bool x86_tme_check_address_space(X86CPU *cpu, uint64_t max_used_gpa,
                tme_pkg->opts.activate ? " or lower tme-keyid-bits"
                                       : " or lower tme-max-keyid-bits");
     return false;
+}
+
+/* The key table and MK_TME_MAX_KEYS; NULL without MKTME */
+TMEKeyTable *x86_tme_keytable(uint32_t *max_keys)
+{
+    if (!tme_pkg || !tme_pkg->keys) {
+        return NULL;
+    }
+    *max_keys = tme_pkg->opts.max_keys;
+    return tme_pkg->keys;
+}
+
+/* What PCONFIG checks of the package; false if TME is not enumerated */
+bool x86_tme_pconfig_state(CPUX86State *env, uint64_t *activate,
+                           uint32_t *max_keys, TMEKeyTable **keys)
+{
+    if (!tme_enumerated(env) || !tme_pkg->keys) {
+        return false;
+    }
+    *activate = qatomic_read(&tme_pkg->activate);
+    *max_keys = tme_pkg->opts.max_keys;
+    *keys = tme_pkg->keys;
+    return true;
 }

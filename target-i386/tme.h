@@ -48,7 +48,13 @@
 #define TME_OPT_AUTO_KEYS               UINT32_MAX
 #define TME_OPT_AUTO_BITS               UINT8_MAX
 
+typedef struct TMEKeyTable TMEKeyTable;
+
 bool x86_tme_realize(X86CPU *cpu, Error **errp);
+bool x86_tme_pconfig_state(CPUX86State *env, uint64_t *activate,
+                           uint32_t *max_keys, TMEKeyTable **keys);
+bool x86_tme_random(void *buf, size_t len);
+TMEKeyTable *x86_tme_keytable(uint32_t *max_keys);
 void x86_tme_cpu_reset(X86CPU *cpu);
 void x86_tme_smi(X86CPU *cpu);
 bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val);

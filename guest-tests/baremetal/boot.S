@@ -91,6 +91,74 @@ long_entry:
 1:  hlt
     jmp 1b
 
+/*
+ * uint64_t compat_pconfig(uint32_t eax, uint32_t ebx, uint16_t ds)
+ * Run PCONFIG in compatibility mode with DS = @ds; the flags before are
+ * compat_flags_in, after are compat_flags_out.
+ */
+    .globl compat_pconfig
+compat_pconfig:
+    push %rbx
+    push %rbp
+    mov %rsp, %rbp
+    mov %edi, %eax
+    mov %esi, %ebx
+    mov %edx, %ecx
+    pushq $0x18
+    pushq $compat_code
+    lretq
+    .code32
+compat_code:
+    mov %ecx, %ds
+    pushl compat_flags_in
+    popfl
+1:  .byte 0x0f, 0x01, 0xc5
+2:  pushfl
+    mov $0x10, %ecx
+    mov %ecx, %ds
+    popl compat_flags_out
+    ljmp $0x08, $compat_back
+    .pushsection .extable, "a"
+    .quad 1b, 2b
+    .popsection
+    .code64
+compat_back:
+    mov %rbp, %rsp
+    pop %rbp
+    pop %rbx
+    ret
+
+/*
+ * void user_pconfig(void): run PCONFIG at CPL 3.  The exception handler
+ * returns to user_back at CPL 0 (see lib.c); the vector is in last_exc.
+ */
+    .globl user_pconfig
+user_pconfig:
+    push %rbx
+    push %rbp
+    mov %rsp, kernel_rsp
+    mov $user_stack_top, %rax
+    pushq $0x2b
+    push %rax
+    pushfq
+    pushq $0x23
+    pushq $user_code
+    xor %eax, %eax
+    iretq
+user_code:
+1:  .byte 0x0f, 0x01, 0xc5
+2:  hlt                         /* #GP at CPL 3: PCONFIG did not fault */
+    .pushsection .extable, "a"
+    .quad 1b, user_back
+    .quad 2b, user_back
+    .popsection
+    .globl user_back
+user_back:
+    mov kernel_rsp, %rsp
+    pop %rbp
+    pop %rbx
+    ret
+
 /* Exception entry: push a zero error code where the CPU pushes none */
 .macro vec n
 vec_\n:
@@ -171,6 +239,13 @@ gdt_desc:
     .globl start_info_paddr
 start_info_paddr:
     .long 0
+    .globl compat_flags_in, compat_flags_out, kernel_rsp
+compat_flags_in:
+    .long 0x2
+compat_flags_out:
+    .long 0
+kernel_rsp:
+    .quad 0
 
     .bss
     .align 4096
@@ -183,5 +258,11 @@ pd:
     .skip 4 * 4096
     .skip 65536
 stack_top:
+    .skip 16384
+    .globl user_stack_top
+user_stack_top:
+    .skip 16384
+    .globl exc_stack_top
+exc_stack_top:
 
     .section .note.GNU-stack, "", @progbits

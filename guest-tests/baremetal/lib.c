@@ -145,6 +145,11 @@ void exc_handler(struct frame *f)
 
     for (e = __extable_start; e < __extable_end; e++) {
         if (e->insn == f->rip) {
+            if (f->cs & 3) {
+                /* From user_pconfig: resume at CPL 0 */
+                f->cs = 0x08;
+                f->ss = 0x10;
+            }
             last_exc.vector = f->vector;
             last_exc.error = f->error;
             if (f->vector == PF_VECTOR) {
@@ -157,6 +162,24 @@ void exc_handler(struct frame *f)
     printf("Bail out! unexpected exception %d, error code 0x%lx, "
            "rip 0x%lx\n", (int)f->vector, f->error, f->rip);
     exit_qemu(2);
+}
+
+/* A 64-bit TSS, for the stack of exceptions raised at CPL 3 */
+static void setup_tss(void)
+{
+    static uint32_t tss[26] __attribute__((aligned(16)));
+    extern uint64_t gdt[];
+    extern char exc_stack_top[];
+    uint64_t base = (uint64_t)tss, rsp0 = (uint64_t)exc_stack_top;
+    uint64_t limit = sizeof(tss) - 1;
+
+    tss[1] = rsp0;
+    tss[2] = rsp0 >> 32;
+    tss[25] = sizeof(tss) << 16;        /* no I/O permission bitmap */
+    gdt[8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ULL << 40 |
+             ((base >> 24) & 0xff) << 56;
+    gdt[9] = base >> 32;
+    asm volatile("ltr %w0" : : "r"(0x40));
 }
 
 void setup_idt(void)
@@ -178,6 +201,7 @@ void setup_idt(void)
     desc.limit = sizeof(idt) - 1;
     desc.base = (uint64_t)idt;
     asm volatile("lidt %0" : : "m"(desc));
+    setup_tss();
 }
 
 int rdmsr_safe(uint32_t msr, uint64_t *val)

@@ -1,0 +1,382 @@
+/*
+ * Bare-metal tests of PCONFIG (MKTME_KEY_PROGRAM): one test per check of
+ * the pseudo-code of section 6.2.5 of Intel's Memory Encryption
+ * Technologies Specification rev 1.0, with the exceptions of 6.2.7 to
+ * 6.2.12 in 64-bit and compatibility mode and at CPL 3.
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Scenarios (command line): firmware | inactive | tmeonly | lockedoff |
+ * noenum | entropy; max-keyid-bits=N max-keys=N as in tme-msr.c.
+ */
+
+#include "lib.h"
+
+#define IA32_TME_ACTIVATE       0x982
+#define ENABLE                  (1ULL << 1)
+
+#define CMD_DIRECT              0
+#define CMD_RANDOM              1
+#define CMD_CLEAR               2
+#define CMD_NO_ENCRYPT          3
+#define ALG_AES_XTS_128         (1 << 8)
+
+#define PROG_SUCCESS            0
+#define INVALID_PROG_CMD        1
+#define ENTROPY_ERROR           2
+#define INVALID_KEYID           3
+#define INVALID_ENC_ALG         4
+
+#define F_CF    (1 << 0)
+#define F_PF    (1 << 2)
+#define F_AF    (1 << 4)
+#define F_ZF    (1 << 6)
+#define F_SF    (1 << 7)
+#define F_DF    (1 << 10)
+#define F_OF    (1 << 11)
+#define F_STATUS (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+struct key_program {
+    uint16_t keyid;
+    uint32_t keyid_ctrl;
+    uint8_t rsvd[58];
+    uint8_t key_field_1[64];
+    uint8_t key_field_2[64];
+} __attribute__((packed, aligned(256)));
+
+static struct key_program kp_buf[2] __attribute__((aligned(4096)));
+#define kp (&kp_buf[0])
+
+extern uint32_t compat_flags_in, compat_flags_out;
+uint64_t compat_pconfig(uint32_t eax, uint32_t ebx, uint16_t ds);
+void user_pconfig(void);
+
+static uint64_t max_bits, max_keys;
+
+struct result {
+    int vector;
+    uint64_t rax;
+    uint64_t flags;
+};
+
+static uint64_t opt(const char *key, uint64_t dflt)
+{
+    uint64_t v;
+
+    return cmdline_u64(key, &v) ? v : dflt;
+}
+
+static void zero(void *p, size_t n)
+{
+    uint8_t *b = p;
+
+    while (n--) {
+        *b++ = 0;
+    }
+}
+
+static void prepare(uint16_t keyid, uint32_t cmd, uint32_t alg)
+{
+    int i;
+
+    zero(kp, sizeof(*kp));
+    kp->keyid = keyid;
+    kp->keyid_ctrl = cmd | alg;
+    for (i = 0; i < 16; i++) {
+        kp->key_field_1[i] = 0x10 + i + keyid;
+        kp->key_field_2[i] = 0x80 + i + keyid;
+    }
+}
+
+/* PCONFIG with all six status flags set before, so clearing shows */
+static struct result pconfig(uint64_t rax, const void *rbx)
+{
+    struct result r;
+    uint64_t flags = 0x2 | F_STATUS;
+
+    last_exc.vector = NO_EXCEPTION;
+    asm volatile("push %[f]\n\tpopf\n\t"
+                 "1: .byte 0x0f, 0x01, 0xc5\n"
+                 "2: pushf\n\tpop %[f]\n\t" EXTABLE_ENTRY(1b, 2b)
+                 : "+a"(rax), [f] "+r"(flags) : "b"(rbx) : "memory", "cc");
+    r.vector = last_exc.vector;
+    r.rax = rax;
+    r.flags = flags;
+    return r;
+}
+
+static void expect_gp(struct result r, const char *what)
+{
+    check_vector(r.vector, GP_VECTOR, "PCONFIG %s: #GP(0)", what);
+}
+
+/* RAX and all six flags: ZF set on failure, CF PF AF OF SF cleared */
+static void expect_status(struct result r, uint64_t status, const char *what)
+{
+    uint64_t want = status ? F_ZF : 0;
+
+    if (!check_vector(r.vector, NO_EXCEPTION, "PCONFIG %s: no exception",
+                      what)) {
+        return;
+    }
+    check_u64(r.rax, status, "PCONFIG %s: RAX = %lu", what, status);
+    check_u64(r.flags & F_STATUS, want, "PCONFIG %s: ZF=%d, CF PF AF OF SF "
+              "cleared", what, status ? 1 : 0);
+}
+
+static void test_leaf(void)
+{
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_gp(pconfig(1, kp), "leaf 1 (reserved)");
+    expect_gp(pconfig(0xffffffff, kp), "leaf 0xffffffff");
+    expect_status(pconfig(0xffffffff00000000ULL, kp), PROG_SUCCESS,
+                  "leaf in EAX, RAX[63:32] ignored");
+}
+
+static void test_address(void)
+{
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_gp(pconfig(0, (uint8_t *)kp + 8), "structure 8-byte aligned");
+    expect_gp(pconfig(0, (uint8_t *)kp + 128), "structure 128-byte aligned");
+    expect_gp(pconfig(0, (void *)0x0000800000000000ULL),
+              "non-canonical address");
+    expect_gp(pconfig(0, (void *)0xffff7fffffffff00ULL),
+              "non-canonical address (upper half)");
+    check_vector(pconfig(0, (void *)0x200000000ULL).vector, PF_VECTOR,
+                 "PCONFIG structure not mapped: #PF");
+    check_u64(last_exc.cr2, 0x200000000ULL, "#PF CR2 is the structure");
+    check_u64(last_exc.error, 0, "#PF error code: not present, read, "
+              "supervisor");
+    expect_gp(pconfig(0, (void *)0x200000080ULL),
+              "misaligned and not mapped: alignment first");
+}
+
+static void test_reserved(void)
+{
+    static const struct {
+        int offset;
+        uint8_t value;
+        const char *what;
+    } rsvd[] = {
+        { 6, 1, "RSVD byte 6" }, { 63, 0x80, "RSVD byte 63" },
+        { 5, 0x01, "KEYID_CTRL bit 24" }, { 5, 0x80, "KEYID_CTRL bit 31" },
+        { 64 + 16, 1, "KEY_FIELD_1 byte 16" },
+        { 64 + 63, 1, "KEY_FIELD_1 byte 63" },
+        { 128 + 16, 1, "KEY_FIELD_2 byte 16" },
+        { 128 + 63, 1, "KEY_FIELD_2 byte 63" },
+    };
+    unsigned i;
+
+    for (i = 0; i < sizeof(rsvd) / sizeof(rsvd[0]); i++) {
+        prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+        ((uint8_t *)kp)[rsvd[i].offset] = rsvd[i].value;
+        expect_gp(pconfig(0, kp), rsvd[i].what);
+    }
+    /* Reserved fields come before the command check */
+    prepare(1, 9, ALG_AES_XTS_128);
+    ((uint8_t *)kp)[7] = 1;
+    expect_gp(pconfig(0, kp), "reserved field and bad command");
+}
+
+static void test_return_codes(void)
+{
+    uint64_t limit = (1ULL << max_bits) - 1;
+
+    prepare(1, 4, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), INVALID_PROG_CMD, "command 4");
+    prepare(1, 255, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), INVALID_PROG_CMD, "command 255");
+    prepare(0, 4, 0);
+    expect_status(pconfig(0, kp), INVALID_PROG_CMD,
+                  "bad command, KeyID and algorithm: command first");
+
+    prepare(0, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), INVALID_KEYID, "KeyID 0");
+    prepare(limit + 1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), INVALID_KEYID,
+                  "KeyID 2^MK_TME_KEYID_BITS");
+    prepare(0xffff, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), INVALID_KEYID, "KeyID 0xffff");
+    if (max_keys < limit) {
+        prepare(max_keys + 1, CMD_DIRECT, ALG_AES_XTS_128);
+        expect_status(pconfig(0, kp), INVALID_KEYID,
+                      "KeyID MK_TME_MAX_KEYS + 1");
+        prepare(max_keys, CMD_DIRECT, ALG_AES_XTS_128);
+        expect_status(pconfig(0, kp), PROG_SUCCESS, "KeyID MK_TME_MAX_KEYS");
+    }
+    prepare(0, CMD_DIRECT, 0);
+    expect_status(pconfig(0, kp), INVALID_KEYID,
+                  "bad KeyID and algorithm: KeyID first");
+
+    prepare(1, CMD_DIRECT, 0);
+    expect_status(pconfig(0, kp), INVALID_ENC_ALG, "no algorithm");
+    prepare(1, CMD_DIRECT, 2 << 8);
+    expect_status(pconfig(0, kp), INVALID_ENC_ALG,
+                  "algorithm bit 1, not allowed by MK_TME_CRYPTO_ALGS");
+    prepare(1, CMD_DIRECT, 3 << 8);
+    expect_status(pconfig(0, kp), INVALID_ENC_ALG, "two algorithms");
+    prepare(1, CMD_DIRECT, 0x8000 << 8);
+    expect_status(pconfig(0, kp), INVALID_ENC_ALG, "algorithm bit 15");
+
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_SET_KEY_DIRECT");
+    prepare(limit < max_keys ? limit : max_keys, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "highest KeyID");
+    prepare(2, CMD_RANDOM, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_SET_KEY_RANDOM");
+    prepare(2, CMD_CLEAR, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_CLEAR_KEY");
+    prepare(3, CMD_NO_ENCRYPT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_NO_ENCRYPT");
+}
+
+/* 6.2.7: prefixes */
+static void test_prefixes(void)
+{
+    uint64_t rax;
+
+#define PREFIXED(bytes, what)                                           \
+    do {                                                                \
+        prepare(1, CMD_DIRECT, ALG_AES_XTS_128);                        \
+        rax = 0;                                                        \
+        last_exc.vector = NO_EXCEPTION;                                 \
+        asm volatile("1: .byte " bytes "\n2:\n\t" EXTABLE_ENTRY(1b, 2b) \
+                     : "+a"(rax) : "b"(kp) : "memory", "cc");           \
+        check_vector(last_exc.vector, UD_VECTOR, "PCONFIG with %s: #UD",  \
+                     what);                                             \
+    } while (0)
+#define ACCEPTED(bytes, what)                                           \
+    do {                                                                \
+        prepare(1, CMD_DIRECT, ALG_AES_XTS_128);                        \
+        rax = 0;                                                        \
+        last_exc.vector = NO_EXCEPTION;                                 \
+        asm volatile("1: .byte " bytes "\n2:\n\t" EXTABLE_ENTRY(1b, 2b) \
+                     : "+a"(rax) : "b"(kp) : "memory", "cc");           \
+        check(last_exc.vector == NO_EXCEPTION && rax == 0,               \
+              "PCONFIG with %s: ignored", what);                       \
+    } while (0)
+
+    PREFIXED("0xf0, 0x0f, 0x01, 0xc5", "LOCK");
+    PREFIXED("0xf3, 0x0f, 0x01, 0xc5", "REP/REPE");
+    PREFIXED("0xf2, 0x0f, 0x01, 0xc5", "REPNE");
+    PREFIXED("0x66, 0x0f, 0x01, 0xc5", "operand size");
+    PREFIXED("0xc5, 0xf8, 0x01, 0xc5", "VEX (2-byte)");
+    PREFIXED("0xc4, 0xe1, 0x78, 0x01, 0xc5", "VEX (3-byte)");
+    ACCEPTED("0x3e, 0x0f, 0x01, 0xc5", "DS override");
+    ACCEPTED("0x26, 0x0f, 0x01, 0xc5", "ES override");
+    ACCEPTED("0x64, 0x0f, 0x01, 0xc5", "FS override");
+    ACCEPTED("0x67, 0x0f, 0x01, 0xc5", "address size");
+    ACCEPTED("0x48, 0x0f, 0x01, 0xc5", "REX.W");
+    ACCEPTED("0x41, 0x0f, 0x01, 0xc5", "REX.B");
+}
+
+static void test_cpl3(void)
+{
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    last_exc.vector = NO_EXCEPTION;
+    user_pconfig();
+    check_vector(last_exc.vector, UD_VECTOR, "PCONFIG at CPL 3: #UD");
+}
+
+/* 6.2.11: compatibility mode, same exceptions as protected mode */
+static void test_compat(void)
+{
+    uint32_t ebx = (uint32_t)(uint64_t)kp;
+    uint64_t rax;
+
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    compat_flags_in = 0x2 | F_STATUS;
+    last_exc.vector = NO_EXCEPTION;
+    rax = compat_pconfig(0, ebx, 0x10);
+    check(last_exc.vector == NO_EXCEPTION && rax == 0 &&
+          !(compat_flags_out & F_STATUS),
+          "compatibility mode: KEYID_SET_KEY_DIRECT succeeds, flags clear");
+
+    prepare(1, 7, ALG_AES_XTS_128);
+    compat_flags_in = 0x2 | F_CF | F_SF;
+    rax = compat_pconfig(0, ebx, 0x10);
+    check(last_exc.vector == NO_EXCEPTION && rax == INVALID_PROG_CMD &&
+          (compat_flags_out & F_STATUS) == F_ZF,
+          "compatibility mode: INVALID_PROG_CMD, ZF=1");
+
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    compat_pconfig(1, ebx, 0x10);
+    check_vector(last_exc.vector, GP_VECTOR, "compatibility mode: leaf 1 #GP");
+    compat_pconfig(0, ebx + 64, 0x10);
+    check_vector(last_exc.vector, GP_VECTOR,
+                 "compatibility mode: misaligned #GP");
+    compat_pconfig(0, 0xffffff00, 0x10);
+    check_vector(last_exc.vector, GP_VECTOR,
+                 "compatibility mode: beyond the 4 GiB DS limit #GP");
+    /* DS = 16-bit data segment: limit 0xffff */
+    compat_pconfig(0, 0x10000, 0x38);
+    check_vector(last_exc.vector, GP_VECTOR,
+                 "compatibility mode: outside the DS segment limit #GP");
+    compat_pconfig(0, ebx, 0);
+    check_vector(last_exc.vector, GP_VECTOR,
+                 "compatibility mode: null DS #GP");
+}
+
+static void test_firmware(void)
+{
+    test_leaf();
+    test_address();
+    test_reserved();
+    test_return_codes();
+    test_prefixes();
+    test_cpl3();
+    test_compat();
+}
+
+/* x-tme-rng-fail with a fixed platform key: RDSEED fails */
+static void test_entropy(void)
+{
+    prepare(1, CMD_RANDOM, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), ENTROPY_ERROR, "KEYID_SET_KEY_RANDOM "
+                  "without entropy");
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_SET_KEY_DIRECT after "
+                  "ENTROPY_ERROR (KEY_TABLE_LOCK released)");
+}
+
+/* #GP(0) unless TME_ACTIVATE is locked with TME and MKTME enabled */
+static void test_not_active(const char *why)
+{
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_gp(pconfig(0, kp), why);
+}
+
+int main(void)
+{
+    setup_idt();
+    max_bits = opt("max-keyid-bits", 6);
+    max_keys = opt("max-keys", (1ULL << max_bits) - 1);
+    printf("# tme-pconfig: %s\n", cmdline());
+
+    if (cmdline_has("firmware")) {
+        test_firmware();
+    } else if (cmdline_has("entropy")) {
+        test_entropy();
+    } else if (cmdline_has("inactive")) {
+        test_not_active("with IA32_TME_ACTIVATE unlocked");
+        /* The leaf check comes before the activation check */
+        expect_gp(pconfig(1, kp), "leaf 1, not activated");
+    } else if (cmdline_has("lockedoff")) {
+        check_vector(wrmsr_safe(IA32_TME_ACTIVATE, 0), NO_EXCEPTION,
+                     "lock IA32_TME_ACTIVATE with TME disabled");
+        test_not_active("with TME disabled and locked");
+    } else if (cmdline_has("tmeonly")) {
+        test_not_active("with TME enabled but no KeyID bits");
+    } else if (cmdline_has("noenum")) {
+        prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+        check_vector(pconfig(0, kp).vector, UD_VECTOR,
+                     "PCONFIG not enumerated: #UD");
+    } else {
+        printf("Bail out! no scenario on the command line\n");
+        exit_qemu(2);
+    }
+    tap_done();
+    return 0;
+}

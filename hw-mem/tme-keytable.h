@@ -1,0 +1,62 @@
+/*
+ * MKTME key table
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One table per machine: the key and encryption mode of every KeyID
+ * (spec 6.1), and KEY_TABLE_LOCK, the writer lock of PCONFIG (6.2.4).
+ * Depends on GLib only.
+ */
+
+#ifndef HW_MEM_TME_KEYTABLE_H
+#define HW_MEM_TME_KEYTABLE_H
+
+/* KeyIDs fit in 15 bits: MK_TME_MAX_KEYS is at most 32767 */
+#define TME_KEYID_LIMIT         32767
+/* Room for the 256-bit keys of later revisions; AES-XTS-128 uses 16 */
+#define TME_KEY_FIELD_BYTES     32
+
+typedef enum TMEKeyMode {
+    TME_KEY_MODE_TME = 0,           /* ENCRYPT_WITH_TME_KEY (the default) */
+    TME_KEY_MODE_KEYID = 1,         /* ENCRYPT_WITH_KEYID_KEY */
+    TME_KEY_MODE_NO_ENCRYPT = 2,    /* NO_ENCRYPTION */
+} TMEKeyMode;
+
+/* Bytes only, so that it migrates as it is */
+typedef struct TMEKeyEntry {
+    uint8_t mode;                   /* TMEKeyMode */
+    uint8_t alg;                    /* bit number in ENC_ALG */
+    uint8_t data_key[TME_KEY_FIELD_BYTES];
+    uint8_t tweak_key[TME_KEY_FIELD_BYTES];
+} TMEKeyEntry;
+
+typedef struct TMEKeyTable {
+    uint32_t nr_entries;            /* highest KeyID + 1 */
+    TMEKeyEntry *entries;
+    int lock_held;                  /* KEY_TABLE_LOCK */
+    GMutex mutex;                   /* entry contents, for readers */
+} TMEKeyTable;
+
+TMEKeyTable *tme_keytable_new(uint32_t max_keyid);
+void tme_keytable_free(TMEKeyTable *kt);
+void tme_keytable_reset(TMEKeyTable *kt);
+
+/* KEY_TABLE_LOCK.ACQUIRE(WRITE): false when another writer holds it */
+bool tme_keytable_acquire(TMEKeyTable *kt);
+void tme_keytable_release(TMEKeyTable *kt);
+
+/* Write one entry; the caller holds KEY_TABLE_LOCK */
+void tme_keytable_set(TMEKeyTable *kt, uint16_t keyid, const TMEKeyEntry *e);
+/* Read one entry consistently; false if @keyid is out of the table */
+bool tme_keytable_get(TMEKeyTable *kt, uint16_t keyid, TMEKeyEntry *e);
+
+/*
+ * A debugging view that never shows key bytes: SHA-256, in hex, of the
+ * mode byte, the 16-byte data key and the 16-byte tweak key.
+ */
+char *tme_keytable_fingerprint(TMEKeyTable *kt, uint16_t keyid);
+const char *tme_key_mode_name(TMEKeyMode mode);
+
+#endif
