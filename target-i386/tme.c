@@ -149,6 +149,15 @@ bool x86_tme_random(void *buf, size_t len)
     return qemu_guest_getrandom(buf, len, NULL) == 0;
 }
 
+/*
+ * Debugging: how long PCONFIG holds KEY_TABLE_LOCK, so that tests on
+ * several vCPUs reach DEVICE_BUSY
+ */
+uint32_t x86_tme_pconfig_delay_us(void)
+{
+    return tme_pkg ? tme_pkg->opts.pconfig_delay_us : 0;
+}
+
 /* A new TME key: x-tme-platform-key replaces the RNG */
 static bool tme_generate_key(uint8_t *key)
 {
@@ -464,6 +473,7 @@ static bool tme_same_options(const X86TMEOptions *a, const X86TMEOptions *b)
            a->exclude_base == b->exclude_base &&
            a->exclude_mask == b->exclude_mask &&
            a->rng_fail == b->rng_fail &&
+           a->pconfig_delay_us == b->pconfig_delay_us &&
            !g_strcmp0(a->platform_key, b->platform_key);
 }
 

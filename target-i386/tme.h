@@ -54,6 +54,7 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp);
 bool x86_tme_pconfig_state(CPUX86State *env, uint64_t *activate,
                            uint32_t *max_keys, TMEKeyTable **keys);
 bool x86_tme_random(void *buf, size_t len);
+uint32_t x86_tme_pconfig_delay_us(void);
 TMEKeyTable *x86_tme_keytable(uint32_t *max_keys);
 void x86_tme_cpu_reset(X86CPU *cpu);
 void x86_tme_smi(X86CPU *cpu);

@@ -184,6 +184,9 @@ void helper_pconfig(CPUX86State *env)
     }
 
     /* The key table is not changed before this point */
+    if (x86_tme_pconfig_delay_us()) {
+        g_usleep(x86_tme_pconfig_delay_us());
+    }
     tme_keytable_get(kt, keyid, &entry);
     entry.alg = ctz32(alg);
     switch (cmd) {
