@@ -183,6 +183,44 @@ static void test_phys_bits_enough(void)
     qtest_quit(qts);
 }
 
+static void expect_fingerprint_error(QTestState *qts, int keyid,
+                                     const char *msg)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'x-query-tme-key-fingerprint',"
+                            " 'arguments': {'keyid': %d}}", keyid);
+    QDict *err = qdict_get_qdict(resp, "error");
+
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(qdict_get_str(err, "desc"), msg));
+    qobject_unref(resp);
+}
+
+/* The debug view of the key table: a fresh table uses the TME key */
+static void test_key_fingerprint(void)
+{
+    QTestState *qts = start(CPU_TME ",tme-max-keys=10");
+    /* SHA-256 of 33 zero bytes: mode 0 (TME key), zero keys */
+    const char *zero_fp =
+        "7f9c9e31ac8256ca2f258583df262dbc7d6f68f2a03043d5c99a4ae5a7396ce9";
+    QDict *resp, *ret;
+
+    resp = qtest_qmp(qts, "{'execute': 'x-query-tme-key-fingerprint',"
+                     " 'arguments': {'keyid': 10}}");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert_nonnull(ret);
+    g_assert_cmpint(qdict_get_int(ret, "keyid"), ==, 10);
+    g_assert_cmpstr(qdict_get_str(ret, "mode"), ==, "tme-key");
+    g_assert_cmpstr(qdict_get_str(ret, "fingerprint"), ==, zero_fp);
+    qobject_unref(resp);
+    expect_fingerprint_error(qts, 0, "KeyID 0 is out of range");
+    expect_fingerprint_error(qts, 11, "KeyID 11 is out of range");
+    qtest_quit(qts);
+
+    qts = start(CPU_TME ",tme-max-keyid-bits=0");
+    expect_fingerprint_error(qts, 1, "do not enumerate MKTME");
+    qtest_quit(qts);
+}
+
 typedef struct Refusal {
     const char *name;
     const char *machine;
@@ -293,6 +331,7 @@ int main(int argc, char **argv)
     qtest_add_func("/x86/tme/options/defaults", test_option_defaults);
     qtest_add_func("/x86/tme/options/derived", test_option_derived);
     qtest_add_func("/x86/tme/phys-bits/enough", test_phys_bits_enough);
+    qtest_add_func("/x86/tme/qmp/key-fingerprint", test_key_fingerprint);
     for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
         g_autofree char *name = g_strdup_printf("/x86/tme/refused/%s",
                                                 refusals[i].name);
