@@ -231,6 +231,7 @@ gdt:
     .quad 0x00009a000000ffff    /* 0x30: 16-bit code, DPL 0 */
     .quad 0x000092000000ffff    /* 0x38: 16-bit data, DPL 0 */
     .quad 0, 0                  /* 0x40: 64-bit TSS, filled at run time */
+    .quad 0                     /* 0x50: 32-bit TSS, for virtual-8086 mode */
 gdt_end:
 gdt_desc:
     .word gdt_end - gdt - 1

@@ -2,7 +2,8 @@
  * Bare-metal tests of PCONFIG (MKTME_KEY_PROGRAM): one test per check of
  * the pseudo-code of section 6.2.5 of Intel's Memory Encryption
  * Technologies Specification rev 1.0, with the exceptions of 6.2.7 to
- * 6.2.12 in 64-bit and compatibility mode and at CPL 3.
+ * 6.2.12 in 64-bit, compatibility, 32-bit protected, real-address and
+ * virtual-8086 mode and at CPL 3.
  *
  * Copyright (c) 2026 The QEMU TME/MKTME authors
  *
@@ -54,6 +55,18 @@ uint64_t compat_pconfig(uint32_t eax, uint32_t ebx, uint16_t ds);
 void user_pconfig(void);
 
 static uint64_t max_bits, max_keys;
+
+/* legacy.S: PCONFIG in 32-bit protected, real and virtual-8086 mode */
+#define LEGACY_BASE     0x7000
+#define LEGACY_KP       0x6000      /* a structure below 64 KiB */
+extern char legacy_blob[], legacy_blob_end[];
+extern uint32_t lg_mode, lg_eax, lg_ebx, lg_ds, lg_flags_in, lg_flags_out;
+extern uint32_t lg_eax_out, lg_vector, lg_error;
+extern uint64_t idt32[];
+extern const uint32_t exc32_table[4];
+void legacy_pconfig(void);
+#define LEGACY_VAR(v) \
+    (*(volatile uint32_t *)(uintptr_t)(LEGACY_BASE + ((char *)&(v) - legacy_blob)))
 
 struct result {
     int vector;
@@ -319,6 +332,98 @@ static void test_compat(void)
                  "compatibility mode: null DS #GP");
 }
 
+static void legacy_setup(void)
+{
+    static const int vec[4] = { 0, 6, 13, 14 };
+    char *dst = (char *)LEGACY_BASE;
+    char *src;
+    int i;
+
+    for (src = legacy_blob; src < legacy_blob_end; src++) {
+        *dst++ = *src;
+    }
+    for (i = 0; i < 4; i++) {
+        uint32_t h = exc32_table[i];
+
+        idt32[vec[i]] = (h & 0xffff) | (0x18ULL << 16) | (0x8e00ULL << 32) |
+                        (uint64_t)(h >> 16) << 48;
+    }
+}
+
+static struct result legacy(int mode, uint32_t eax, uint32_t ebx,
+                            uint16_t ds)
+{
+    struct result r;
+
+    LEGACY_VAR(lg_mode) = mode;
+    LEGACY_VAR(lg_eax) = eax;
+    LEGACY_VAR(lg_ebx) = ebx;
+    LEGACY_VAR(lg_ds) = ds;
+    LEGACY_VAR(lg_flags_in) = 0x2 | F_STATUS;
+    LEGACY_VAR(lg_flags_out) = 0;
+    LEGACY_VAR(lg_eax_out) = 0xdead;
+    LEGACY_VAR(lg_vector) = (uint32_t)NO_EXCEPTION;
+    LEGACY_VAR(lg_error) = 0;
+    legacy_pconfig();
+    r.vector = (int)LEGACY_VAR(lg_vector);
+    r.rax = LEGACY_VAR(lg_eax_out);
+    r.flags = LEGACY_VAR(lg_flags_out);
+    last_exc.vector = r.vector;
+    last_exc.error = LEGACY_VAR(lg_error);
+    return r;
+}
+
+/* 6.2.8: 32-bit protected mode, paging off */
+static void test_protected(void)
+{
+    uint32_t ebx = (uint32_t)(uint64_t)kp;
+
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(legacy(0, 0, ebx, 0x10), PROG_SUCCESS,
+                  "protected mode: KEYID_SET_KEY_DIRECT");
+    prepare(1, 5, ALG_AES_XTS_128);
+    expect_status(legacy(0, 0, ebx, 0x10), INVALID_PROG_CMD,
+                  "protected mode: command 5");
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_gp(legacy(0, 2, ebx, 0x10), "protected mode: leaf 2");
+    expect_gp(legacy(0, 0, ebx + 16, 0x10), "protected mode: misaligned");
+    expect_gp(legacy(0, 0, 0xffffff00, 0x10),
+              "protected mode: beyond the 4 GiB DS limit");
+    expect_gp(legacy(0, 0, 0x10000, 0x38),
+              "protected mode: outside the DS segment limit");
+    expect_gp(legacy(0, 0, ebx, 0), "protected mode: null DS");
+}
+
+/* 6.2.9: real-address mode */
+static void test_real(void)
+{
+    struct key_program *low = (struct key_program *)LEGACY_KP;
+
+    prepare(2, CMD_DIRECT, ALG_AES_XTS_128);
+    *low = *kp;
+    expect_status(legacy(1, 0, LEGACY_KP, 0), PROG_SUCCESS,
+                  "real mode: KEYID_SET_KEY_DIRECT at 0000:6000");
+    expect_status(legacy(1, 0, 0, LEGACY_KP >> 4), PROG_SUCCESS,
+                  "real mode: KEYID_SET_KEY_DIRECT at 0600:0000");
+    low->keyid = 0;
+    expect_status(legacy(1, 0, LEGACY_KP, 0), INVALID_KEYID,
+                  "real mode: KeyID 0");
+    low->keyid = 2;
+    expect_gp(legacy(1, 1, LEGACY_KP, 0), "real mode: leaf 1");
+    expect_gp(legacy(1, 0, LEGACY_KP + 0x40, 0), "real mode: misaligned");
+    expect_gp(legacy(1, 0, 0x10000, 0),
+              "real mode: outside the 64 KiB DS limit");
+    low->rsvd[0] = 1;
+    expect_gp(legacy(1, 0, LEGACY_KP, 0), "real mode: reserved field");
+}
+
+/* 6.2.10: virtual-8086 mode */
+static void test_vm86(void)
+{
+    check_vector(legacy(2, 0, LEGACY_KP, 0).vector, UD_VECTOR,
+                 "virtual-8086 mode: #UD");
+}
+
 static void test_firmware(void)
 {
     test_leaf();
@@ -328,6 +433,11 @@ static void test_firmware(void)
     test_prefixes();
     test_cpl3();
     test_compat();
+    /* Last: they leave TR on the 32-bit TSS */
+    legacy_setup();
+    test_protected();
+    test_real();
+    test_vm86();
 }
 
 /* x-tme-rng-fail with a fixed platform key: RDSEED fails */
