@@ -467,6 +467,14 @@ int main(void)
 
     if (cmdline_has("firmware")) {
         test_firmware();
+    } else if (cmdline_has("random")) {
+        /* KEYID_SET_KEY_RANDOM on KeyID 2; run-random-seed reads it */
+        prepare(2, CMD_RANDOM, ALG_AES_XTS_128);
+        expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_SET_KEY_RANDOM");
+        printf("# ready\n");
+        for (;;) {
+            asm volatile("cli; hlt");
+        }
     } else if (cmdline_has("entropy")) {
         test_entropy();
     } else if (cmdline_has("inactive")) {
