@@ -18,4 +18,9 @@
 #include <string.h>
 #include <glib.h>
 
+/* As QEMU's osdep.h defines them */
+#ifndef ROUND_UP
+#define ROUND_UP(n, d) (((n) + (d) - 1) & -(0 ? (n) : (d)))
+#endif
+
 #endif
