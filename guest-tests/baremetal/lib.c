@@ -320,6 +320,13 @@ bool cmdline_u64(const char *key, uint64_t *val)
     return true;
 }
 
+uint64_t cmdline_opt(const char *key, uint64_t dflt)
+{
+    uint64_t v;
+
+    return cmdline_u64(key, &v) ? v : dflt;
+}
+
 uint8_t cmos_read(uint8_t idx)
 {
     outb(0x70, idx);

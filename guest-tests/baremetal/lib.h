@@ -73,6 +73,8 @@ void setup_idt(void);
 const char *cmdline(void);
 bool cmdline_u64(const char *key, uint64_t *val);
 bool cmdline_has(const char *word);
+/* key=value on the command line, or @dflt */
+uint64_t cmdline_opt(const char *key, uint64_t dflt);
 
 uint8_t cmos_read(uint8_t idx);
 void cmos_write(uint8_t idx, uint8_t val);

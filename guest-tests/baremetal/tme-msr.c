@@ -41,13 +41,6 @@ static const uint32_t tme_msrs[] = {
 
 static uint64_t max_bits, max_keys, phys_bits, keyid_bits;
 
-static uint64_t opt(const char *key, uint64_t dflt)
-{
-    uint64_t v;
-
-    return cmdline_u64(key, &v) ? v : dflt;
-}
-
 static uint64_t expected_capability(void)
 {
     return 1 | max_bits << 32 | max_keys << 36;
@@ -303,9 +296,9 @@ static void test_firmware(void)
     test_capability();
     expect_activate(act, "as the firmware left it: enabled, locked, "
                     "AES-XTS-128, KeyID bits");
-    check_u64(rdmsr(IA32_TME_EXCLUDE_MASK), opt("exclude-mask", 0),
+    check_u64(rdmsr(IA32_TME_EXCLUDE_MASK), cmdline_opt("exclude-mask", 0),
               "IA32_TME_EXCLUDE_MASK as the firmware set it");
-    check_u64(rdmsr(IA32_TME_EXCLUDE_BASE), opt("exclude-base", 0),
+    check_u64(rdmsr(IA32_TME_EXCLUDE_BASE), cmdline_opt("exclude-base", 0),
               "IA32_TME_EXCLUDE_BASE as the firmware set it");
     if (max_bits) {
         check_vector(rdmsr_safe(MK_TME_CORE_ACTIVATE, &v), NO_EXCEPTION,
@@ -392,10 +385,10 @@ static void test_migrate(void)
 int main(void)
 {
     setup_idt();
-    max_bits = opt("max-keyid-bits", 6);
-    max_keys = opt("max-keys", (1ULL << max_bits) - 1);
-    phys_bits = opt("phys-bits", 46);
-    keyid_bits = opt("keyid-bits", max_bits);
+    max_bits = cmdline_opt("max-keyid-bits", 6);
+    max_keys = cmdline_opt("max-keys", (1ULL << max_bits) - 1);
+    phys_bits = cmdline_opt("phys-bits", 46);
+    keyid_bits = cmdline_opt("keyid-bits", max_bits);
     printf("# tme-msr: %s\n", cmdline());
 
     if (cmdline_has("notme")) {

@@ -26,13 +26,6 @@ extern uint64_t pml4[512], pdpt[512];
 static uint64_t pd_alias[2][512] __attribute__((aligned(4096)));
 static uint64_t phys_bits, keyid_bits;
 
-static uint64_t opt(const char *key, uint64_t dflt)
-{
-    uint64_t v;
-
-    return cmdline_u64(key, &v) ? v : dflt;
-}
-
 static uint64_t keyid_pa(uint64_t keyid)
 {
     return keyid << (phys_bits - keyid_bits);
@@ -117,8 +110,8 @@ static void test_plain(void)
 int main(void)
 {
     setup_idt();
-    phys_bits = opt("phys-bits", 46);
-    keyid_bits = opt("keyid-bits", 6);
+    phys_bits = cmdline_opt("phys-bits", 46);
+    keyid_bits = cmdline_opt("keyid-bits", 6);
     printf("# tme-paging: %s\n", cmdline());
     if (cmdline_has("mktme")) {
         test_mktme();

@@ -74,13 +74,6 @@ struct result {
     uint64_t flags;
 };
 
-static uint64_t opt(const char *key, uint64_t dflt)
-{
-    uint64_t v;
-
-    return cmdline_u64(key, &v) ? v : dflt;
-}
-
 static void zero(void *p, size_t n)
 {
     uint8_t *b = p;
@@ -455,8 +448,8 @@ static void test_not_active(const char *why)
 int main(void)
 {
     setup_idt();
-    max_bits = opt("max-keyid-bits", 6);
-    max_keys = opt("max-keys", (1ULL << max_bits) - 1);
+    max_bits = cmdline_opt("max-keyid-bits", 6);
+    max_keys = cmdline_opt("max-keys", (1ULL << max_bits) - 1);
     printf("# tme-pconfig: %s\n", cmdline());
 
     if (cmdline_has("firmware")) {
