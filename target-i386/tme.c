@@ -560,6 +560,22 @@ bool x86_tme_check_address_space(X86CPU *cpu, uint64_t max_used_gpa,
     return false;
 }
 
+void x86_tme_status(X86TMEStatus *st)
+{
+    memset(st, 0, sizeof(*st));
+    if (!tme_pkg) {
+        return;
+    }
+    qemu_mutex_lock(&tme_pkg->lock);
+    st->enumerated = true;
+    st->max_keyid_bits = tme_pkg->opts.max_keyid_bits;
+    st->max_keys = tme_pkg->opts.max_keys;
+    st->activate = tme_pkg->activate;
+    st->exclude_base = tme_pkg->exclude_base;
+    st->exclude_mask = tme_pkg->exclude_mask;
+    qemu_mutex_unlock(&tme_pkg->lock);
+}
+
 /* The key table and MK_TME_MAX_KEYS; NULL without MKTME */
 TMEKeyTable *x86_tme_keytable(uint32_t *max_keys)
 {

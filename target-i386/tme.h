@@ -50,12 +50,23 @@
 
 typedef struct TMEKeyTable TMEKeyTable;
 
+/* A snapshot of the package state, for the monitor */
+typedef struct X86TMEStatus {
+    bool enumerated;
+    unsigned max_keyid_bits;
+    uint32_t max_keys;
+    uint64_t activate;
+    uint64_t exclude_base;
+    uint64_t exclude_mask;
+} X86TMEStatus;
+
 bool x86_tme_realize(X86CPU *cpu, Error **errp);
 bool x86_tme_pconfig_state(CPUX86State *env, uint64_t *activate,
                            uint32_t *max_keys, TMEKeyTable **keys);
 bool x86_tme_random(void *buf, size_t len);
 uint32_t x86_tme_pconfig_delay_us(void);
 TMEKeyTable *x86_tme_keytable(uint32_t *max_keys);
+void x86_tme_status(X86TMEStatus *st);
 void x86_tme_cpu_reset(X86CPU *cpu);
 void x86_tme_smi(X86CPU *cpu);
 bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val);

@@ -221,6 +221,53 @@ static void test_key_fingerprint(void)
     qtest_quit(qts);
 }
 
+/* query-tme and info tme show what the firmware role left */
+static void test_query_tme(void)
+{
+    QTestState *qts = start(CPU_TME ",tme-activate=on,tme-keyid-bits=4,"
+                            "tme-exclude-base=0x40000000,"
+                            "tme-exclude-mask=0x3fffc0000800");
+    QDict *resp = qtest_qmp(qts, "{'execute': 'query-tme'}");
+    QDict *ret = qdict_get_qdict(resp, "return");
+    QList *algs;
+    g_autofree char *hmp = NULL;
+
+    g_assert_nonnull(ret);
+    g_assert_true(qdict_get_bool(ret, "enumerated"));
+    g_assert_true(qdict_get_bool(ret, "locked"));
+    g_assert_true(qdict_get_bool(ret, "active"));
+    g_assert_cmpint(qdict_get_int(ret, "max-keyid-bits"), ==, 6);
+    g_assert_cmpint(qdict_get_int(ret, "max-keys"), ==, 63);
+    g_assert_cmpint(qdict_get_int(ret, "keyid-bits"), ==, 4);
+    g_assert_cmpint(qdict_get_int(ret, "exclude-base"), ==, 0x40000000);
+    g_assert_cmpint(qdict_get_int(ret, "exclude-mask"), ==, 0x3fffc0000800);
+    g_assert_cmpstr(qdict_get_str(ret, "policy"), ==, "aes-xts-128");
+    algs = qdict_get_qlist(ret, "algorithms");
+    g_assert_cmpint(qlist_size(algs), ==, 1);
+    g_assert_cmpint(qlist_size(qdict_get_qlist(ret, "keyids")), ==, 0);
+    qobject_unref(resp);
+    hmp = qtest_hmp(qts, "info tme");
+    g_assert_nonnull(strstr(hmp, "TME: active, locked"));
+    g_assert_nonnull(strstr(hmp, "MKTME: 4 of 6 KeyID bits, 63 keys"));
+    qtest_quit(qts);
+
+    qts = start(CPU_TME);
+    resp = qtest_qmp(qts, "{'execute': 'query-tme'}");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert_true(qdict_get_bool(ret, "enumerated"));
+    g_assert_false(qdict_get_bool(ret, "locked"));
+    g_assert_false(qdict_get_bool(ret, "active"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+
+    qts = start("max");
+    resp = qtest_qmp(qts, "{'execute': 'query-tme'}");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert_false(qdict_get_bool(ret, "enumerated"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+}
+
 typedef struct Refusal {
     const char *name;
     const char *machine;
@@ -332,6 +379,7 @@ int main(int argc, char **argv)
     qtest_add_func("/x86/tme/options/derived", test_option_derived);
     qtest_add_func("/x86/tme/phys-bits/enough", test_phys_bits_enough);
     qtest_add_func("/x86/tme/qmp/key-fingerprint", test_key_fingerprint);
+    qtest_add_func("/x86/tme/qmp/query-tme", test_query_tme);
     for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
         g_autofree char *name = g_strdup_printf("/x86/tme/refused/%s",
                                                 refusals[i].name);
