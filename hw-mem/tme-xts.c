@@ -5,16 +5,15 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Nettle's xts_aes128_* handle one block per AES call.  Here the tweaks
- * of all blocks are computed first, then one bulk AES call processes the
- * whole range, which is several times faster on a 4 KiB page.
+ * Nettle's xts_aes128_* handle one block per AES call.  Here one pass
+ * computes the tweak of each block (multiplying by alpha in GF(2^128),
+ * little-endian as IEEE 1619 says) and XORs it in, one bulk AES call
+ * processes the whole range, and a second pass XORs the tweaks again.
  */
 
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "hw/mem/tme-xts.h"
-
-#define XTS_BLOCKS (TME_XTS_PAGE_SIZE / TME_XTS_BLOCK)
 
 void tme_xts_set_key(TMEXtsKey *k, const uint8_t *data_key,
                      const uint8_t *tweak_key)
@@ -24,47 +23,52 @@ void tme_xts_set_key(TMEXtsKey *k, const uint8_t *data_key,
     aes128_set_encrypt_key(&k->tweak, tweak_key);
 }
 
-/* Multiply by alpha in GF(2^128), little-endian as IEEE 1619 says */
-static inline void xts_mul_alpha(uint64_t t[2])
-{
-    uint64_t carry = t[1] >> 63;
-
-    t[1] = (t[1] << 1) | (t[0] >> 63);
-    t[0] = (t[0] << 1) ^ (carry * 0x87);
-}
-
-/* The tweaks of the blocks [first, first + n) of a page, host order */
-static void xts_tweaks(const TMEXtsKey *k, uint64_t page_addr, size_t first,
-                       size_t n, uint64_t (*tw)[2])
+/*
+ * dst := src XOR tweaks of the blocks [first, first + n) of the page,
+ * which are also stored, as bytes, in @tw for the second XOR.
+ */
+static void xts_tweak_xor(const TMEXtsKey *k, uint64_t page_addr,
+                          size_t first, size_t n, uint8_t *tw, uint8_t *dst,
+                          const uint8_t *src)
 {
     uint8_t iv[TME_XTS_BLOCK] = { 0 };
-    uint64_t t[2];
+    uint64_t t0, t1;
     size_t i;
 
-    for (i = 0; i < 8; i++) {
-        iv[i] = page_addr >> (8 * i);
-    }
+    stq_le_p(iv, page_addr);
     aes128_encrypt(&k->tweak, TME_XTS_BLOCK, iv, iv);
-    t[0] = ldq_le_p(iv);
-    t[1] = ldq_le_p(iv + 8);
+    t0 = ldq_le_p(iv);
+    t1 = ldq_le_p(iv + 8);
     for (i = 0; i < first; i++) {
-        xts_mul_alpha(t);
+        uint64_t carry = t1 >> 63;
+
+        t1 = (t1 << 1) | (t0 >> 63);
+        t0 = (t0 << 1) ^ (carry * 0x87);
     }
     for (i = 0; i < n; i++) {
-        tw[i][0] = t[0];
-        tw[i][1] = t[1];
-        xts_mul_alpha(t);
+        uint64_t carry = t1 >> 63;
+
+        stq_le_p(tw + 16 * i, t0);
+        stq_le_p(tw + 16 * i + 8, t1);
+        stq_le_p(dst + 16 * i, ldq_le_p(src + 16 * i) ^ t0);
+        stq_le_p(dst + 16 * i + 8, ldq_le_p(src + 16 * i + 8) ^ t1);
+        t1 = (t1 << 1) | (t0 >> 63);
+        t0 = (t0 << 1) ^ (carry * 0x87);
     }
 }
 
-static void xts_xor(uint8_t *dst, const uint8_t *src, uint64_t (*tw)[2],
-                    size_t n)
+/* dst ^= tw, byte for byte, in words the compiler can vectorize */
+static void xts_xor(uint8_t *dst, const uint8_t *tw, size_t len)
 {
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        stq_le_p(dst + 16 * i, ldq_le_p(src + 16 * i) ^ tw[i][0]);
-        stq_le_p(dst + 16 * i + 8, ldq_le_p(src + 16 * i + 8) ^ tw[i][1]);
+    for (i = 0; i < len; i += 8) {
+        uint64_t a, b;
+
+        memcpy(&a, dst + i, 8);
+        memcpy(&b, tw + i, 8);
+        a ^= b;
+        memcpy(dst + i, &a, 8);
     }
 }
 
@@ -72,19 +76,18 @@ static void xts_crypt(const TMEXtsKey *k, bool enc, uint64_t page_addr,
                       size_t offset, size_t len, uint8_t *dst,
                       const uint8_t *src)
 {
-    uint64_t tw[XTS_BLOCKS][2];
-    size_t n = len / TME_XTS_BLOCK;
+    uint8_t tw[TME_XTS_PAGE_SIZE] QEMU_ALIGNED(16);
 
     g_assert(!(offset % TME_XTS_BLOCK) && !(len % TME_XTS_BLOCK));
     g_assert(offset + len <= TME_XTS_PAGE_SIZE);
-    xts_tweaks(k, page_addr, offset / TME_XTS_BLOCK, n, tw);
-    xts_xor(dst, src, tw, n);
+    xts_tweak_xor(k, page_addr, offset / TME_XTS_BLOCK, len / TME_XTS_BLOCK,
+                  tw, dst, src);
     if (enc) {
         aes128_encrypt(&k->enc, len, dst, dst);
     } else {
         aes128_decrypt(&k->dec, len, dst, dst);
     }
-    xts_xor(dst, dst, tw, n);
+    xts_xor(dst, tw, len);
 }
 
 void tme_xts_encrypt(const TMEXtsKey *k, uint64_t page_addr, size_t offset,

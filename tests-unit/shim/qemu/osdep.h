@@ -19,6 +19,9 @@
 #include <glib.h>
 
 /* As QEMU's osdep.h defines them */
+#ifndef QEMU_ALIGNED
+#define QEMU_ALIGNED(x) __attribute__((aligned(x)))
+#endif
 #ifndef ROUND_UP
 #define ROUND_UP(n, d) (((n) + (d) - 1) & -(0 ? (n) : (d)))
 #endif
