@@ -11,6 +11,13 @@
 #include "qapi/qapi-commands-misc-target.h"
 #include "monitor/monitor.h"
 #include "monitor/hmp-target.h"
+#include "monitor/hmp.h"
+#include "qobject/qdict.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
+#ifdef CONFIG_NETTLE
+#include "hw/mem/tme-xts.h"
+#endif
 #include "hw/mem/tme-keytable.h"
 #include "cpu.h"
 #include "tme.h"
@@ -110,4 +117,137 @@ void hmp_info_tme(Monitor *mon, const QDict *qdict)
         monitor_printf(mon, "KeyID %u: %s\n", l->value->keyid,
                        l->value->mode);
     }
+}
+
+#define DRAM_PAGE 4096
+
+/* The host bytes of the guest RAM page at @page, or NULL; unref @mr */
+static uint8_t *dram_page(uint64_t page, MemoryRegion **mr)
+{
+    MemoryRegionSection sec = memory_region_find(get_system_memory(), page,
+                                                 DRAM_PAGE);
+
+    *mr = sec.mr;
+    if (!sec.mr) {
+        return NULL;
+    }
+    if (!memory_region_is_ram(sec.mr) || memory_region_is_ram_device(sec.mr) ||
+        int128_get64(sec.size) != DRAM_PAGE) {
+        return NULL;
+    }
+    return (uint8_t *)memory_region_get_ram_ptr(sec.mr) +
+           sec.offset_within_region;
+}
+
+static bool dram_excluded(uint64_t page, uint64_t base, uint64_t mask)
+{
+    uint64_t m = mask & ~(uint64_t)(DRAM_PAGE - 1);
+
+    return (mask & TME_EXCLUDE_MASK_ENABLE) && (page & m) == (base & m);
+}
+
+/*
+ * While no conversion layer exists yet, every page is owned by KeyID 0:
+ * its DRAM image is the TME encryption of what the CPU sees.
+ */
+void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
+                         Error **errp)
+{
+    uint8_t key[TME_KEY_BYTES], buf[DRAM_PAGE];
+    uint64_t page, first, last, excl_base, excl_mask;
+    MemoryRegion *mr;
+    bool active;
+    FILE *f;
+#ifdef CONFIG_NETTLE
+    TMEXtsKey xts;
+#endif
+
+    if (!size) {
+        error_setg(errp, "size must not be 0");
+        return;
+    }
+    if (addr + size - 1 < addr) {
+        error_setg(errp, "the range wraps around the address space");
+        return;
+    }
+    first = addr & ~(uint64_t)(DRAM_PAGE - 1);
+    last = (addr + size - 1) & ~(uint64_t)(DRAM_PAGE - 1);
+    for (page = first; ; page += DRAM_PAGE) {
+        bool ram = dram_page(page, &mr) != NULL;
+
+        if (mr) {
+            memory_region_unref(mr);
+        }
+        if (!ram) {
+            error_setg(errp, "0x%" PRIx64 " is not guest RAM", page);
+            return;
+        }
+        if (page == last) {
+            break;
+        }
+    }
+
+    active = x86_tme_dram_cipher(key, &excl_base, &excl_mask);
+#ifdef CONFIG_NETTLE
+    tme_xts_set_key(&xts, key, key + TME_XTS_KEY_BYTES);
+#else
+    if (active) {
+        error_setg(errp, "QEMU was built without Nettle: no AES-XTS");
+        return;
+    }
+#endif
+    memset(key, 0, sizeof(key));
+
+    f = fopen(filename, "wb");
+    if (!f) {
+        error_setg_file_open(errp, errno, filename);
+        return;
+    }
+    for (page = first; ; page += DRAM_PAGE) {
+        uint64_t from = MAX(addr, page);
+        uint64_t to = MIN(addr + size - 1, page + DRAM_PAGE - 1);
+        uint8_t *host = dram_page(page, &mr);
+
+        if (!host) {
+            error_setg(errp, "0x%" PRIx64 " is no longer guest RAM", page);
+        } else {
+            memcpy(buf, host, DRAM_PAGE);
+        }
+        if (mr) {
+            memory_region_unref(mr);
+        }
+        if (!host) {
+            break;
+        }
+#ifdef CONFIG_NETTLE
+        if (active && !dram_excluded(page, excl_base, excl_mask)) {
+            tme_xts_encrypt(&xts, page, 0, DRAM_PAGE, buf, buf);
+        }
+#endif
+        if (fwrite(buf + (from - page), 1, to - from + 1, f) !=
+            to - from + 1) {
+            error_setg(errp, "writing to '%s' failed", filename);
+            break;
+        }
+        if (page == last) {
+            break;
+        }
+    }
+#ifdef CONFIG_NETTLE
+    memset(&xts, 0, sizeof(xts));
+#endif
+    memset(buf, 0, sizeof(buf));
+    if (fclose(f) && !*errp) {
+        error_setg_errno(errp, errno, "writing to '%s' failed", filename);
+    }
+}
+
+void hmp_x_tme_dram_save(Monitor *mon, const QDict *qdict)
+{
+    Error *err = NULL;
+
+    qmp_x_tme_dram_save(qdict_get_int(qdict, "val"),
+                        qdict_get_int(qdict, "size"),
+                        qdict_get_str(qdict, "filename"), &err);
+    hmp_handle_error(mon, err);
 }

@@ -107,6 +107,22 @@ static void test_plain(void)
           "without MKTME the KeyID bits address memory above RAM");
 }
 
+/* A secret at TEST_PA for run-dram-save, which reads the DRAM image */
+static void test_secret(void)
+{
+    static const char secret[] = "TME-COLD-BOOT-SECRET-0123456789A";
+    char *page = (char *)TEST_PA;
+    int i;
+
+    for (i = 0; i < 4096; i++) {
+        page[i] = secret[i % 32];
+    }
+    printf("# ready\n");
+    for (;;) {
+        asm volatile("cli; hlt");
+    }
+}
+
 int main(void)
 {
     setup_idt();
@@ -115,6 +131,8 @@ int main(void)
     printf("# tme-paging: %s\n", cmdline());
     if (cmdline_has("mktme")) {
         test_mktme();
+    } else if (cmdline_has("secret")) {
+        test_secret();
     } else if (cmdline_has("plain")) {
         test_plain();
     } else {
