@@ -156,7 +156,7 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
     uint8_t key[TME_KEY_BYTES], buf[DRAM_PAGE];
     uint64_t page, first, last, excl_base, excl_mask;
     MemoryRegion *mr;
-    bool active;
+    bool active, ok = true;
     FILE *f;
 #ifdef CONFIG_NETTLE
     TMEXtsKey xts;
@@ -208,15 +208,15 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         uint64_t to = MIN(addr + size - 1, page + DRAM_PAGE - 1);
         uint8_t *host = dram_page(page, &mr);
 
-        if (!host) {
-            error_setg(errp, "0x%" PRIx64 " is no longer guest RAM", page);
-        } else {
+        if (host) {
             memcpy(buf, host, DRAM_PAGE);
         }
         if (mr) {
             memory_region_unref(mr);
         }
         if (!host) {
+            error_setg(errp, "0x%" PRIx64 " is no longer guest RAM", page);
+            ok = false;
             break;
         }
 #ifdef CONFIG_NETTLE
@@ -227,6 +227,7 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         if (fwrite(buf + (from - page), 1, to - from + 1, f) !=
             to - from + 1) {
             error_setg(errp, "writing to '%s' failed", filename);
+            ok = false;
             break;
         }
         if (page == last) {
@@ -237,7 +238,7 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
     memset(&xts, 0, sizeof(xts));
 #endif
     memset(buf, 0, sizeof(buf));
-    if (fclose(f) && !*errp) {
+    if (fclose(f) && ok) {
         error_setg_errno(errp, errno, "writing to '%s' failed", filename);
     }
 }
