@@ -92,7 +92,7 @@ static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
         return;
     }
     if (!entry) {
-        if (!tme_keytable_get(e->keys, keyid, &tmp)) {
+        if (!e->keys || !tme_keytable_get(e->keys, keyid, &tmp)) {
             return;
         }
         entry = &tmp;
@@ -237,6 +237,19 @@ void tme_engine_write(TMEEngine *e, TMERegion *r, uint64_t gpa, size_t len,
     for_each_part(e, r, gpa, len, keyid, true, (uint8_t *)buf);
 }
 
+void tme_engine_rekey_page(TMEEngine *e, TMERegion *r, uint64_t gpa,
+                           const TMEKeyEntry *old)
+{
+    uint64_t page = gpa & ~(uint64_t)(PAGE - 1);
+    uint16_t keyid = tme_region_owner(r, page);
+    TMECipher from, to;
+
+    cipher_of(e, keyid, page, old, &from);
+    cipher_of(e, keyid, page, NULL, &to);
+    transform(&from, &to, page, 0, PAGE, r->host + (page - r->gpa));
+    e->conversions++;
+}
+
 void tme_engine_rekey(TMEEngine *e, TMERegion *r, uint16_t keyid,
                       const TMEKeyEntry *old)
 {
@@ -246,16 +259,9 @@ void tme_engine_rekey(TMEEngine *e, TMERegion *r, uint16_t keyid,
         return;
     }
     for (i = 0; i < r->size / PAGE; i++) {
-        uint64_t page = r->gpa + i * PAGE;
-        TMECipher from, to;
-
-        if (r->owner[i] != keyid) {
-            continue;
+        if (r->owner[i] == keyid) {
+            tme_engine_rekey_page(e, r, r->gpa + i * PAGE, old);
         }
-        cipher_of(e, keyid, page, old, &from);
-        cipher_of(e, keyid, page, NULL, &to);
-        transform(&from, &to, page, 0, PAGE, r->host + i * PAGE);
-        e->conversions++;
     }
 }
 

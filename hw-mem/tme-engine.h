@@ -72,6 +72,9 @@ void tme_engine_write(TMEEngine *e, TMERegion *r, uint64_t gpa, size_t len,
  */
 void tme_engine_rekey(TMEEngine *e, TMERegion *r, uint16_t keyid,
                       const TMEKeyEntry *old);
+/* The same for the one page at @gpa, whose owner is that KeyID */
+void tme_engine_rekey_page(TMEEngine *e, TMERegion *r, uint64_t gpa,
+                           const TMEKeyEntry *old);
 
 /* Pages that @owner owns, over all regions */
 uint64_t tme_engine_pages_owned(TMEEngine *e, uint16_t owner);

@@ -19,6 +19,7 @@
 #include "hw/mem/tme-xts.h"
 #endif
 #include "hw/mem/tme-keytable.h"
+#include "hw/mem/tme-ram.h"
 #include "cpu.h"
 #include "tme.h"
 
@@ -147,8 +148,9 @@ static bool dram_excluded(uint64_t page, uint64_t base, uint64_t mask)
 }
 
 /*
- * While no conversion layer exists yet, every page is owned by KeyID 0:
- * its DRAM image is the TME encryption of what the CPU sees.
+ * The DRAM image of each page: the encryption layer's view of it under
+ * its owner's key; for RAM it does not manage, the TME encryption of
+ * what the CPU sees.
  */
 void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
                          Error **errp)
@@ -207,9 +209,13 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         uint64_t from = MAX(addr, page);
         uint64_t to = MIN(addr + size - 1, page + DRAM_PAGE - 1);
         uint8_t *host = dram_page(page, &mr);
+        bool viewed = false;
 
         if (host) {
-            memcpy(buf, host, DRAM_PAGE);
+            viewed = tme_ram_view(page, TME_RAM_DRAM, buf, DRAM_PAGE, false);
+            if (!viewed) {
+                memcpy(buf, host, DRAM_PAGE);
+            }
         }
         if (mr) {
             memory_region_unref(mr);
@@ -220,7 +226,8 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
             break;
         }
 #ifdef CONFIG_NETTLE
-        if (active && !dram_excluded(page, excl_base, excl_mask)) {
+        if (!viewed && active &&
+            !dram_excluded(page, excl_base, excl_mask)) {
             tme_xts_encrypt(&xts, page, 0, DRAM_PAGE, buf, buf);
         }
 #endif

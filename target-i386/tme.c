@@ -20,6 +20,7 @@
 #include "migration/vmstate.h"
 #include "system/reset.h"
 #include "hw/mem/tme-keytable.h"
+#include "hw/mem/tme-ram.h"
 #include "cpu.h"
 #include "tme.h"
 
@@ -66,10 +67,27 @@ static const VMStateDescription vmstate_tme_keytable = {
     }
 };
 
+/* The memory encryption layer uses the TME key while TME is active */
+static void tme_update_ram_key(X86TMEPackage *pkg)
+{
+    bool active = (pkg->activate & TME_ACTIVATE_LOCK) &&
+                  (pkg->activate & TME_ACTIVATE_ENABLE);
+
+    tme_ram_set_tme_key(active ? pkg->key : NULL, pkg->exclude_base,
+                        pkg->exclude_mask);
+}
+
+static int tme_package_post_load(void *opaque, int version_id)
+{
+    tme_update_ram_key(opaque);
+    return 0;
+}
+
 static const VMStateDescription vmstate_tme_package = {
     .name = "x86-tme-package",
     .version_id = 1,
     .minimum_version_id = 1,
+    .post_load = tme_package_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT64(activate, X86TMEPackage),
         VMSTATE_UINT64(exclude_mask, X86TMEPackage),
@@ -227,6 +245,7 @@ static bool tme_write_activate(uint64_t val)
         memcpy(tme_pkg->saved_key, key, TME_KEY_BYTES);
     }
     tme_pkg->activate = val | TME_ACTIVATE_LOCK;
+    tme_update_ram_key(tme_pkg);
     return true;
 }
 
@@ -337,6 +356,8 @@ static void tme_package_reset(void *opaque)
     const X86TMEOptions *o = &pkg->opts;
     uint64_t val;
 
+    /* What was written under this boot's keys stays in DRAM encrypted */
+    tme_ram_reset();
     qemu_mutex_lock(&pkg->lock);
     pkg->activate = 0;
     pkg->exclude_mask = 0;
@@ -345,6 +366,7 @@ static void tme_package_reset(void *opaque)
     if (pkg->keys) {
         tme_keytable_reset(pkg->keys);
     }
+    tme_update_ram_key(pkg);
 
     if (o->activate) {
         pkg->exclude_base = o->exclude_base;
@@ -490,6 +512,11 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         }
         return true;
     }
+#ifndef CONFIG_NETTLE
+    error_setg(errp, "TME needs QEMU built with Nettle (--enable-nettle):"
+               " it encrypts memory with AES-XTS");
+    return false;
+#endif
     if (!tme_check_options(cpu, errp)) {
         return false;
     }
@@ -525,6 +552,8 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         pkg->key_entries = (uint8_t *)pkg->keys->entries;
         pkg->key_entries_size = pkg->keys->nr_entries * sizeof(TMEKeyEntry);
     }
+
+    tme_ram_init(pkg->keys);
 
     /* Registered before the CPUs' reset handlers, so it runs first */
     qemu_register_reset(tme_package_reset, pkg);

@@ -96,6 +96,132 @@ static void test_mktme(void)
           last_exc.error);
 }
 
+/* MKTME_KEY_PROGRAM_STRUCT */
+struct key_program {
+    uint16_t keyid;
+    uint32_t keyid_ctrl;
+    uint8_t rsvd[58];
+    uint8_t key_field_1[64];
+    uint8_t key_field_2[64];
+} __attribute__((packed, aligned(256)));
+
+static struct key_program kp __attribute__((aligned(256)));
+
+/* PCONFIG KeyID @keyid: @cmd, with the keys @data and @tweak (16 bytes) */
+static uint64_t program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
+                        const uint8_t *tweak)
+{
+    uint64_t rax = 0;
+    int i;
+
+    kp.keyid = keyid;
+    kp.keyid_ctrl = cmd | (1 << 8);         /* AES-XTS-128 */
+    for (i = 0; i < 64; i++) {
+        kp.key_field_1[i] = data && i < 16 ? data[i] : 0;
+        kp.key_field_2[i] = tweak && i < 16 ? tweak[i] : 0;
+    }
+    asm volatile(".byte 0x0f, 0x01, 0xc5" : "+a"(rax) : "b"(&kp)
+                 : "memory", "cc");
+    return rax;
+}
+
+static const uint8_t key1_data[16] = {
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f };
+static const uint8_t key1_tweak[16] = {
+    0xf0, 0xe0, 0xd0, 0xc0, 0xb0, 0xa0, 0x90, 0x80,
+    0x70, 0x60, 0x50, 0x40, 0x30, 0x20, 0x10, 0x00 };
+static const uint8_t key3_data[16] = { 0x33, 0x33, 0x33, 0x33, 0x01 };
+static const uint8_t key3_tweak[16] = { 0x44, 0x44, 0x44, 0x44, 0x02 };
+
+static uint64_t pattern(int i)
+{
+    return 0x5a5a000000000000ULL ^ ((uint64_t)i * 0x0101010101ULL);
+}
+
+/*
+ * KeyID 1: direct key, KeyID 2: NO_ENCRYPT, KeyID 3: another key.  The
+ * page is written through KeyID 1; KeyID 2 shows the ciphertext (the
+ * host checks it with python3-cryptography), KeyID 3 and KeyID 0 show
+ * other garbage, and KeyID 1 reads its plaintext back after each.
+ */
+static void test_alias(void)
+{
+    volatile uint64_t *k1, *k2, *k3, *k0 = (volatile uint64_t *)TEST_PA;
+    uint64_t ct[4], v;
+    int i, same;
+
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
+    check_u64(program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    k1 = map_alias(4, 0, 1);
+    k2 = map_alias(5, 0, 2);
+
+    for (i = 0; i < 512; i++) {
+        k1[i] = pattern(i);
+    }
+    for (same = 1, i = 0; i < 512; i++) {
+        same &= k1[i] == pattern(i);
+    }
+    check(same, "KeyID 1 reads back what it wrote");
+
+    for (same = 0, i = 0; i < 512; i++) {
+        same += k2[i] == pattern(i);
+    }
+    check(same == 0, "NO_ENCRYPT KeyID 2 does not show KeyID 1's plaintext");
+    printf("# ciphertext of KeyID 1 at 0x%lx:", (uint64_t)TEST_PA);
+    for (i = 0; i < 4; i++) {
+        ct[i] = k2[i];
+        printf(" %016lx", ct[i]);
+    }
+    printf("\n");
+
+    for (same = 1, i = 0; i < 512; i++) {
+        same &= k1[i] == pattern(i);
+    }
+    check(same, "KeyID 1 reads its plaintext again after KeyID 2's read");
+
+    for (same = 0, i = 0; i < 512; i++) {
+        same += k0[i] == pattern(i);
+    }
+    check(same == 0, "KeyID 0 (TME key) does not show KeyID 1's plaintext");
+
+    /* KeyID 3 overwrites one quadword of its view */
+    k3 = map_alias(4, 0, 3);
+    v = k3[8];
+    check(v != pattern(8) && v != ct[0],
+          "KeyID 3 (another key) reads garbage");
+    k3[8] = 0x3333;
+    k1 = map_alias(5, 0, 1);
+    check(k1[7] == pattern(7) && k1[10] == pattern(10) &&
+          k1[8] != pattern(8) && k1[9] != pattern(9) && k1[8] != 0x3333,
+          "KeyID 3's write garbles one 16-byte block of KeyID 1's view");
+    k1[8] = pattern(8);
+    k1[9] = pattern(9);
+
+    /* A key change: the page reads as D_new(E_old(P)) */
+    check_u64(program(1, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 1 takes KeyID 3's key");
+    k3 = map_alias(4, 0, 3);
+    for (same = 1, i = 0; i < 512; i++) {
+        same &= k1[i] == k3[i];
+    }
+    check(same, "after the key change KeyIDs 1 and 3 agree");
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 gets its key back");
+    for (same = 1, i = 0; i < 512; i++) {
+        same &= k1[i] == pattern(i);
+    }
+    check(same, "with its old key back KeyID 1 reads its plaintext");
+
+    /* KEYID_CLEAR_KEY: KeyID 1 uses the TME key, like KeyID 0 */
+    check_u64(program(1, 2, NULL, NULL), 0, "PCONFIG KeyID 1 CLEAR_KEY");
+    k0[5] = 0x1234;
+    check_u64(k1[5], 0x1234, "a cleared KeyID 1 reads what KeyID 0 wrote");
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -129,7 +255,9 @@ int main(void)
     phys_bits = cmdline_opt("phys-bits", 46);
     keyid_bits = cmdline_opt("keyid-bits", 6);
     printf("# tme-paging: %s\n", cmdline());
-    if (cmdline_has("mktme")) {
+    if (cmdline_has("alias")) {
+        test_alias();
+    } else if (cmdline_has("mktme")) {
         test_mktme();
     } else if (cmdline_has("secret")) {
         test_secret();

@@ -19,6 +19,7 @@
 #include "exec/cpu_ldst.h"
 #include "tcg/helper-tcg.h"
 #include "hw/mem/tme-keytable.h"
+#include "hw/mem/tme-ram.h"
 #include "tme.h"
 
 /* MKTME_KEY_PROGRAM_STRUCT (table 2) */
@@ -125,7 +126,7 @@ void helper_pconfig(CPUX86State *env)
     unsigned keyid_bits, cmd;
     uint16_t keyid;
     TMEKeyTable *kt;
-    TMEKeyEntry entry;
+    TMEKeyEntry entry, old;
     target_ulong addr;
     int i;
 
@@ -187,7 +188,8 @@ void helper_pconfig(CPUX86State *env)
     if (x86_tme_pconfig_delay_us()) {
         g_usleep(x86_tme_pconfig_delay_us());
     }
-    tme_keytable_get(kt, keyid, &entry);
+    tme_keytable_get(kt, keyid, &old);
+    entry = old;
     entry.alg = ctz32(alg);
     switch (cmd) {
     case KEYID_SET_KEY_DIRECT:
@@ -231,7 +233,10 @@ void helper_pconfig(CPUX86State *env)
         break;
     }
     tme_keytable_set(kt, keyid, &entry);
+    /* The pages of @keyid: written back under the old key, read anew */
+    tme_ram_rekey(keyid, &old);
     memset(&entry, 0, sizeof(entry));
+    memset(&old, 0, sizeof(old));
     memset(kp, 0, sizeof(kp));
     tme_keytable_release(kt);
     pconfig_exit(env, eflags, PROG_SUCCESS);

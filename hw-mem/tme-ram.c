@@ -1,0 +1,551 @@
+/*
+ * MKTME: guest RAM as encrypted DRAM
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Every page of the machine's RAM (the memory backends mapped in system
+ * memory) has an owner in the engine: the KeyID whose plaintext its host
+ * bytes hold, or DRAM.  Accesses through the owner are plain host memory
+ * accesses.  Accesses through another KeyID convert the page in place;
+ * only vCPUs convert pages that a KeyID owns, with every other vCPU
+ * stopped.  Other threads (DMA, the monitor, migration) use exact views.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/units.h"
+#include "exec/memory.h"
+#include "exec/address-spaces.h"
+#include "exec/cputlb.h"
+#include "exec/cpu-common.h"
+#include "exec/translation-block.h"
+#include "hw/core/cpu.h"
+#include "system/hostmem.h"
+#include "system/runstate.h"
+#include "system/system.h"
+#include "migration/vmstate.h"
+#include "tcg/tcg.h"
+#include "hw/mem/tme-engine.h"
+#include "hw/mem/tme-ram.h"
+
+#define PAGE            TME_XTS_PAGE_SIZE
+#define PAGE_MASK_64    (~(uint64_t)(PAGE - 1))
+
+/* A run of RAM that system memory maps linearly */
+typedef struct TMERamRegion {
+    TMERegion r;                /* gpa, size, host, owners */
+    MemoryRegion *mr;           /* the RAM MemoryRegion */
+    hwaddr offset;              /* of r.host within mr */
+} TMERamRegion;
+
+typedef struct TMERam {
+    QemuMutex lock;             /* owners and page contents */
+    TMEEngine *engine;
+    TMEKeyTable *keys;
+    TMERamRegion *regions;
+    unsigned nr_regions;
+    uint64_t pages;
+    uint16_t *owners;           /* of all regions, host byte order */
+    uint8_t *owner_bytes;       /* the same, for migration */
+    uint32_t owners_size;
+    Notifier machine_done;
+} TMERam;
+
+static TMERam *tme_ram;
+uint64_t tme_ram_foreign_pages;
+
+bool tme_ram_enabled(void)
+{
+    return tme_ram && tme_ram->nr_regions;
+}
+
+static void tme_ram_update_foreign(void)
+{
+    qatomic_set(&tme_ram_foreign_pages,
+                tme_ram->pages - tme_engine_pages_owned(tme_ram->engine, 0));
+}
+
+static TMERamRegion *region_of_gpa(hwaddr gpa)
+{
+    unsigned i;
+
+    for (i = 0; tme_ram && i < tme_ram->nr_regions; i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+
+        if (gpa - rr->r.gpa < rr->r.size) {
+            return rr;
+        }
+    }
+    return NULL;
+}
+
+static TMERamRegion *region_of_mr(MemoryRegion *mr, hwaddr offset)
+{
+    unsigned i;
+
+    for (i = 0; tme_ram && i < tme_ram->nr_regions; i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+
+        if (rr->mr == mr && offset - rr->offset < rr->r.size) {
+            return rr;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The contents of a page changed under the vCPUs: drop translated code,
+ * mark it dirty (migration, display), and drop every TLB entry of every
+ * vCPU, which must all be stopped.  Without @tlbs, DRAM owned the page.
+ */
+static void page_changed(TMERamRegion *rr, uint64_t page, bool tlbs)
+{
+    CPUState *cpu;
+
+    if (!tlbs) {
+        /*
+         * A page that DRAM owned has no translated code, and the caller
+         * may be translating, holding TB page locks: only mark it dirty.
+         */
+        memory_region_set_dirty(rr->mr, rr->offset + (page - rr->r.gpa),
+                                PAGE);
+        return;
+    }
+    CPU_FOREACH(cpu) {
+        tlb_flush_stopped_cpu(cpu);
+    }
+    memory_region_invalidate_and_set_dirty(rr->mr,
+                                           rr->offset + (page - rr->r.gpa),
+                                           PAGE);
+}
+
+/* Convert a page; the caller holds the lock and, unless DRAM owns the
+ * page, has stopped every other vCPU */
+static void convert_locked(TMERamRegion *rr, uint64_t page, uint16_t keyid)
+{
+    uint16_t owner = tme_region_owner(&rr->r, page);
+
+    if (owner == keyid) {
+        return;
+    }
+    tme_engine_convert(tme_ram->engine, &rr->r, page, keyid);
+    /* DRAM pages have no TLB entries and no translated code */
+    page_changed(rr, page, owner != TME_OWNER_DRAM);
+    tme_ram_update_foreign();
+}
+
+typedef struct TMEConvertWork {
+    hwaddr gpa;
+    uint16_t keyid;
+} TMEConvertWork;
+
+static void tme_ram_convert_work(CPUState *cs, run_on_cpu_data data)
+{
+    TMEConvertWork *w = data.host_ptr;
+    TMERamRegion *rr = region_of_gpa(w->gpa);
+
+    qemu_mutex_lock(&tme_ram->lock);
+    convert_locked(rr, w->gpa, w->keyid);
+    qemu_mutex_unlock(&tme_ram->lock);
+    g_free(w);
+}
+
+void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
+{
+    TMERamRegion *rr = region_of_gpa(gpa);
+    uint64_t page = gpa & PAGE_MASK_64;
+
+    if (!rr) {
+        return;                 /* not RAM, or not managed */
+    }
+    for (;;) {
+        uint16_t owner;
+        bool bql, running;
+
+        qemu_mutex_lock(&tme_ram->lock);
+        owner = tme_region_owner(&rr->r, page);
+        if (owner == keyid || owner == TME_OWNER_DRAM) {
+            convert_locked(rr, page, keyid);
+            qemu_mutex_unlock(&tme_ram->lock);
+            return;
+        }
+        qemu_mutex_unlock(&tme_ram->lock);
+
+        if (tcg_ctx->gen_tb) {
+            /*
+             * Translating: the pages of the TB are locked, so drop the
+             * translation and convert in a safe work item, like tb_flush.
+             */
+            TMEConvertWork *w = g_new(TMEConvertWork, 1);
+
+            w->gpa = page;
+            w->keyid = keyid;
+            async_safe_run_on_cpu(cs, tme_ram_convert_work,
+                                  RUN_ON_CPU_HOST_PTR(w));
+            cs->exception_index = EXCP_INTERRUPT;
+            cpu_loop_exit(cs);
+        }
+        if (!tcg_cflags_has(cs, CF_PARALLEL) || cpu_in_exclusive_context(cs)) {
+            /* Nobody else runs */
+            qemu_mutex_lock(&tme_ram->lock);
+            convert_locked(rr, page, keyid);
+            qemu_mutex_unlock(&tme_ram->lock);
+            return;
+        }
+        if (ra) {
+            /*
+             * The instruction may hold host pointers to other pages:
+             * run it again alone, with every other vCPU stopped.
+             */
+            cpu_loop_exit_atomic(cs, ra);
+        }
+        /*
+         * No instruction to restart (code lookup, interrupt delivery, a
+         * paging-structure load): stop the others here, check again.
+         */
+        bql = bql_locked();
+        if (bql) {
+            bql_unlock();
+        }
+        running = cs->running;
+        if (running) {
+            cpu_exec_end(cs);
+        }
+        start_exclusive();
+        qemu_mutex_lock(&tme_ram->lock);
+        convert_locked(rr, page, keyid);
+        qemu_mutex_unlock(&tme_ram->lock);
+        end_exclusive();
+        if (running) {
+            cpu_exec_start(cs);
+        }
+        if (bql) {
+            bql_lock();
+        }
+    }
+}
+
+void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old)
+{
+    unsigned i;
+    uint64_t p;
+
+    if (!tme_ram_enabled()) {
+        return;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    for (i = 0; i < tme_ram->nr_regions &&
+                tme_engine_pages_owned(tme_ram->engine, keyid); i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+
+        for (p = 0; p < rr->r.size / PAGE; p++) {
+            if (rr->r.owner[p] == keyid) {
+                tme_engine_rekey_page(tme_ram->engine, &rr->r,
+                                      rr->r.gpa + p * PAGE, old);
+                memory_region_invalidate_and_set_dirty(rr->mr,
+                    rr->offset + p * PAGE, PAGE);
+            }
+        }
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
+}
+
+void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
+                         uint64_t excl_mask)
+{
+    if (!tme_ram) {
+        return;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    tme_engine_set_tme_key(tme_ram->engine, key,
+                           key ? key + TME_XTS_KEY_BYTES : NULL);
+    tme_engine_set_exclusion(tme_ram->engine, excl_base, excl_mask);
+    qemu_mutex_unlock(&tme_ram->lock);
+}
+
+void tme_ram_reset(void)
+{
+    CPUState *cpu;
+    unsigned i;
+    uint64_t p;
+
+    if (!tme_ram_enabled()) {
+        return;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    for (i = 0; i < tme_ram->nr_regions; i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+        bool changed = false;
+
+        for (p = 0; p < rr->r.size / PAGE; p++) {
+            if (rr->r.owner[p] != 0) {
+                tme_engine_convert(tme_ram->engine, &rr->r,
+                                   rr->r.gpa + p * PAGE, 0);
+                changed = true;
+            }
+        }
+        if (changed) {
+            memory_region_invalidate_and_set_dirty(rr->mr, rr->offset,
+                                                   rr->r.size);
+        }
+    }
+    CPU_FOREACH(cpu) {
+        tlb_flush_stopped_cpu(cpu);
+    }
+    tme_ram_update_foreign();
+    qemu_mutex_unlock(&tme_ram->lock);
+}
+
+/* Read or write one part of a page of @rr as KeyID 0 sees it */
+static void dma_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
+                     hwaddr len, bool is_write)
+{
+    uint64_t page = gpa & PAGE_MASK_64;
+    uint8_t *host = rr->r.host + (gpa - rr->r.gpa);
+    uint16_t owner = tme_region_owner(&rr->r, page);
+
+    if (owner == TME_OWNER_DRAM) {
+        /* No vCPU maps DRAM pages: KeyID 0 may own it right away */
+        convert_locked(rr, page, 0);
+        owner = 0;
+    }
+    if (owner == 0) {
+        if (is_write) {
+            memcpy(host, buf, len);
+        } else {
+            memcpy(buf, host, len);
+        }
+    } else if (is_write) {
+        tme_engine_write(tme_ram->engine, &rr->r, gpa, len, 0, buf);
+    } else {
+        tme_engine_read(tme_ram->engine, &rr->r, gpa, len, 0, buf);
+    }
+}
+
+bool tme_ram_dma(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
+                 bool is_write)
+{
+    TMERamRegion *rr = region_of_mr(mr, offset);
+    uint8_t *b = buf;
+
+    if (!rr || offset + len - rr->offset > rr->r.size) {
+        return false;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    while (len) {
+        uint64_t gpa = rr->r.gpa + (offset - rr->offset);
+        hwaddr n = MIN(len, PAGE - (gpa & (PAGE - 1)));
+
+        dma_page(rr, gpa, b, n, is_write);
+        offset += n;
+        b += n;
+        len -= n;
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
+    return true;
+}
+
+bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,
+                  bool is_write)
+{
+    TMERamRegion *rr = region_of_gpa(gpa);
+
+    if (!rr || gpa + len - rr->r.gpa > rr->r.size ||
+        (is_write && keyid == TME_OWNER_DRAM)) {
+        return false;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    if (is_write) {
+        tme_engine_write(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
+        memory_region_invalidate_and_set_dirty(rr->mr,
+                                               rr->offset + (gpa - rr->r.gpa),
+                                               len);
+    } else {
+        tme_engine_read(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
+    return true;
+}
+
+uint64_t tme_ram_pages_owned(uint16_t owner)
+{
+    uint64_t n;
+
+    if (!tme_ram_enabled()) {
+        return 0;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    n = tme_engine_pages_owned(tme_ram->engine, owner);
+    qemu_mutex_unlock(&tme_ram->lock);
+    return n;
+}
+
+uint64_t tme_ram_pages_total(void)
+{
+    return tme_ram_enabled() ? tme_ram->pages : 0;
+}
+
+uint64_t tme_ram_conversions(void)
+{
+    uint64_t n;
+
+    if (!tme_ram_enabled()) {
+        return 0;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    n = tme_engine_conversions(tme_ram->engine);
+    qemu_mutex_unlock(&tme_ram->lock);
+    return n;
+}
+
+/* Migration: the owners; the bytes travel as RAM, the keys with the CPU */
+static int tme_ram_pre_load(void *opaque)
+{
+    unsigned i;
+
+    for (i = 0; i < tme_ram->nr_regions; i++) {
+        tme_engine_remove_region(tme_ram->engine, &tme_ram->regions[i].r);
+    }
+    return 0;
+}
+
+static int tme_ram_post_load(void *opaque, int version_id)
+{
+    unsigned i;
+
+    for (i = 0; i < tme_ram->nr_regions; i++) {
+        tme_engine_add_region(tme_ram->engine, &tme_ram->regions[i].r);
+    }
+    tme_ram_update_foreign();
+    return 0;
+}
+
+static const VMStateDescription vmstate_tme_ram = {
+    .name = "tme-ram",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .pre_load = tme_ram_pre_load,
+    .post_load = tme_ram_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(owners_size, TMERam, NULL),
+        VMSTATE_VBUFFER_UINT32(owner_bytes, TMERam, 1, NULL, owners_size),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+/* Which RAM is managed: memory backends, writable, in system memory */
+static bool managed_ram(MemoryRegion *mr)
+{
+    return memory_region_is_ram(mr) && !memory_region_is_ram_device(mr) &&
+           !memory_region_is_rom(mr) && !mr->readonly && mr->owner &&
+           object_dynamic_cast(mr->owner, TYPE_MEMORY_BACKEND);
+}
+
+typedef struct TMERun {
+    const MemoryRegion *mr;
+    hwaddr delta;               /* gpa - offset in mr */
+    hwaddr first, end;          /* offsets in mr */
+} TMERun;
+
+static bool collect_run(Int128 start, Int128 len, const MemoryRegion *mr,
+                        hwaddr offset, void *opaque)
+{
+    GArray *runs = opaque;
+    hwaddr gpa = int128_get64(start);
+    hwaddr end = offset + int128_get64(len);
+    TMERun run = { mr, gpa - offset, offset, end };
+    unsigned i;
+
+    if (!managed_ram((MemoryRegion *)mr)) {
+        return false;
+    }
+    for (i = 0; i < runs->len; i++) {
+        TMERun *r = &g_array_index(runs, TMERun, i);
+
+        if (r->mr == mr && r->delta == run.delta) {
+            r->first = MIN(r->first, run.first);
+            r->end = MAX(r->end, run.end);
+            return false;
+        }
+    }
+    g_array_append_val(runs, run);
+    return false;
+}
+
+static void tme_ram_machine_done(Notifier *n, void *unused)
+{
+    g_autoptr(GArray) runs = g_array_new(false, false, sizeof(TMERun));
+    TMERam *t = tme_ram;
+    uint64_t done = 0;
+    unsigned i, j;
+
+    flatview_for_each_range(address_space_to_flatview(&address_space_memory),
+                            collect_run, runs);
+    t->regions = g_new0(TMERamRegion, runs->len);
+    for (i = 0; i < runs->len; i++) {
+        TMERun *run = &g_array_index(runs, TMERun, i);
+
+        run->first = QEMU_ALIGN_DOWN(run->first, PAGE);
+        run->end = QEMU_ALIGN_UP(run->end, PAGE);
+        for (j = 0; j < i; j++) {
+            TMERun *o = &g_array_index(runs, TMERun, j);
+
+            if (o->mr == run->mr && run->first < o->end &&
+                o->first < run->end) {
+                break;
+            }
+        }
+        if (j < i) {
+            /* One page at two addresses: one owner cannot serve both */
+            warn_report("TME: RAM of '%s' at 0x%" HWADDR_PRIx " aliases RAM"
+                        " mapped elsewhere and is not encrypted",
+                        memory_region_name(run->mr),
+                        run->first + run->delta);
+            run->mr = NULL;
+            continue;
+        }
+        t->pages += (run->end - run->first) / PAGE;
+    }
+
+    t->owners = g_new0(uint16_t, t->pages);
+    t->owner_bytes = (uint8_t *)t->owners;
+    t->owners_size = t->pages * sizeof(uint16_t);
+    for (i = 0; i < runs->len; i++) {
+        TMERun *run = &g_array_index(runs, TMERun, i);
+        TMERamRegion *rr = &t->regions[t->nr_regions];
+        MemoryRegion *mr = (MemoryRegion *)run->mr;
+
+        if (!mr) {
+            continue;
+        }
+        rr->mr = mr;
+        rr->offset = run->first;
+        rr->r.gpa = run->first + run->delta;
+        rr->r.size = run->end - run->first;
+        rr->r.host = (uint8_t *)memory_region_get_ram_ptr(mr) + run->first;
+        rr->r.owner = t->owners + done;     /* KeyID 0 owns everything */
+        done += rr->r.size / PAGE;
+        tme_engine_add_region(t->engine, &rr->r);
+        t->nr_regions++;
+    }
+    vmstate_register(NULL, 0, &vmstate_tme_ram, t);
+}
+
+void tme_ram_init(TMEKeyTable *keys)
+{
+    TMERam *t;
+
+    if (tme_ram) {
+        return;
+    }
+    t = g_new0(TMERam, 1);
+    qemu_mutex_init(&t->lock);
+    t->keys = keys;
+    t->engine = tme_engine_new(keys);
+    t->machine_done.notify = tme_ram_machine_done;
+    qemu_add_machine_init_done_notifier(&t->machine_done);
+    tme_ram = t;
+}

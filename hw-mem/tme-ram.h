@@ -1,0 +1,91 @@
+/*
+ * MKTME: guest RAM as encrypted DRAM
+ *
+ * Copyright (c) 2026 The QEMU TME/MKTME authors
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The QEMU side of the engine of tme-engine.h: which guest RAM it
+ * manages, conversions with the vCPUs stopped and their TLBs and
+ * translated code invalidated, views for DMA and debuggers, migration.
+ *
+ * The rule that makes TLB hits free: a TLB entry for a managed page
+ * exists only if it was made while its KeyID owned the page.  Every
+ * fill checks the owner (tme_ram_fill), every conversion of a page that
+ * a KeyID owns first drops all TLB entries of all vCPUs.
+ */
+
+#ifndef HW_MEM_TME_RAM_H
+#define HW_MEM_TME_RAM_H
+
+#include "exec/hwaddr.h"
+#include "hw/mem/tme-keytable.h"
+
+/* The owner that tme_ram_view() calls DRAM (tme-engine.h's) */
+#define TME_RAM_DRAM            0xffff
+
+/* Guest RAM pages that KeyID 0 does not own; 0 while TME costs nothing */
+extern uint64_t tme_ram_foreign_pages;
+
+/* Whether an access through @keyid must check the page's owner */
+static inline bool tme_ram_check_needed(uint16_t keyid)
+{
+    return keyid != 0 || qatomic_read(&tme_ram_foreign_pages) != 0;
+}
+
+/* Whether DMA to RAM must go through tme_ram_dma() */
+static inline bool tme_ram_dma_needed(void)
+{
+    return qatomic_read(&tme_ram_foreign_pages) != 0;
+}
+
+/* Manage the machine's RAM (called once, when TME is enumerated) */
+void tme_ram_init(TMEKeyTable *keys);
+bool tme_ram_enabled(void);
+
+/* The TME key (data key, then tweak key), NULL while TME is inactive */
+void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
+                         uint64_t excl_mask);
+
+/*
+ * Machine reset: what KeyIDs other than 0 wrote reads through KeyID 0
+ * as written back under their keys, i.e. as garbage.  KeyID 0's pages
+ * keep their plaintext: SeaBIOS's reboot path reuses RAM contents.
+ * The vCPUs are stopped.
+ */
+void tme_ram_reset(void);
+
+/*
+ * TLB fill: the vCPU @cs accesses the page at @gpa through @keyid.
+ * Converts the page, stopping the other vCPUs when needed; may leave
+ * through cpu_loop_exit_atomic() with @ra, or cpu_loop_exit().
+ */
+void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra);
+
+/*
+ * PCONFIG changed the key of @keyid from @old: its pages read as if
+ * written back under the old key and read under the new one.
+ */
+void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old);
+
+/*
+ * DMA: read or write @len bytes at @offset of @mr as KeyID 0 sees them,
+ * without converting pages that another KeyID owns.  False if @mr is
+ * not managed: the caller accesses the host bytes.
+ */
+bool tme_ram_dma(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
+                 bool is_write);
+
+/*
+ * Debug views: @len bytes at @gpa as @keyid sees them, or as DRAM holds
+ * them (keyid TME_RAM_DRAM, read only).  False if not managed RAM.
+ */
+bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,
+                  bool is_write);
+
+/* Counters for the monitor */
+uint64_t tme_ram_pages_owned(uint16_t owner);
+uint64_t tme_ram_pages_total(void);
+uint64_t tme_ram_conversions(void);
+
+#endif
