@@ -268,6 +268,80 @@ static void test_query_tme(void)
     qtest_quit(qts);
 }
 
+/*
+ * x-tme-dram-save: a page written through KeyID 0 is held in DRAM as
+ * AES-XTS-128 under the TME key, tweak = its physical address.  The
+ * expected image was computed with python3-cryptography for the fixed
+ * platform key below and the page bytes (i * 13 + 7) & 0xff.
+ */
+#define PLATFORM_KEY    "00112233445566778899aabbccddeeff" \
+                        "ffeeddccbbaa99887766554433221100"
+#define DRAM_PA         0x800000
+#define DRAM_CT_FIRST   "c9d3e11a9a47f7884e9a3dcf6bf77834"
+#define DRAM_CT_SHA256  \
+    "906062ec07fa5183072f60dbf13dc3ddbb038722cb854cf8079a94c5ff52b09e"
+
+static void dram_save(QTestState *qts, uint64_t addr, uint64_t size,
+                      const char *file, const char *error)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'x-tme-dram-save',"
+                            " 'arguments': {'addr': %" PRIu64 ","
+                            " 'size': %" PRIu64 ", 'filename': %s}}",
+                            addr, size, file);
+
+    if (error) {
+        g_assert_nonnull(qdict_get_qdict(resp, "error"));
+        g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                              "desc"), error));
+    } else {
+        g_assert_nonnull(qdict_get_qdict(resp, "return"));
+    }
+    qobject_unref(resp);
+}
+
+static void test_dram_save(void)
+{
+    QTestState *qts = start(CPU_TME ",tme-activate=on,x-tme-platform-key="
+                            PLATFORM_KEY);
+    g_autofree char *dir = g_dir_make_tmp("tme-test-XXXXXX", NULL);
+    g_autofree char *file = g_build_filename(dir, "dram.bin", NULL);
+    g_autofree char *nodir = g_build_filename(dir, "no", "dram.bin", NULL);
+    g_autofree uint8_t *page = g_malloc(4096);
+    g_autofree char *sha = NULL, *first = NULL;
+    g_autofree uint8_t *img = NULL, *back = g_malloc(4096);
+    gsize len = 0;
+    int i;
+
+    for (i = 0; i < 4096; i++) {
+        page[i] = i * 13 + 7;
+    }
+    qtest_memwrite(qts, DRAM_PA, page, 4096);
+    dram_save(qts, DRAM_PA, 4096, file, NULL);
+    g_assert_true(g_file_get_contents(file, (char **)&img, &len, NULL));
+    g_assert_cmpint(len, ==, 4096);
+    first = g_malloc0(33);
+    for (i = 0; i < 16; i++) {
+        snprintf(first + 2 * i, 3, "%02x", img[i]);
+    }
+    g_assert_cmpstr(first, ==, DRAM_CT_FIRST);
+    sha = g_compute_checksum_for_data(G_CHECKSUM_SHA256, img, len);
+    g_assert_cmpstr(sha, ==, DRAM_CT_SHA256);
+    for (i = 0; i < 4096; i += 16) {
+        g_assert_null(memmem(img, len, page + i, 16));
+    }
+
+    /* Saving does not change what the CPU and devices see */
+    qtest_memread(qts, DRAM_PA, back, 4096);
+    g_assert_cmpmem(back, 4096, page, 4096);
+
+    dram_save(qts, DRAM_PA, 0, file, "size must not be 0");
+    dram_save(qts, 0xfee00000, 4096, file, "is not guest RAM");
+    dram_save(qts, DRAM_PA, 4096, nodir, "dram.bin");
+    unlink(file);
+    rmdir(dir);
+    qtest_quit(qts);
+}
+
 typedef struct Refusal {
     const char *name;
     const char *machine;
@@ -380,6 +454,7 @@ int main(int argc, char **argv)
     qtest_add_func("/x86/tme/phys-bits/enough", test_phys_bits_enough);
     qtest_add_func("/x86/tme/qmp/key-fingerprint", test_key_fingerprint);
     qtest_add_func("/x86/tme/qmp/query-tme", test_query_tme);
+    qtest_add_func("/x86/tme/qmp/dram-save", test_dram_save);
     for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
         g_autofree char *name = g_strdup_printf("/x86/tme/refused/%s",
                                                 refusals[i].name);

@@ -10,7 +10,9 @@
  * every alias of a page shows the same bytes here.
  *
  * Scenarios: mktme (tme-activate=on) | plain (MKTME not activated: the
- * KeyID bits are ordinary address bits).  phys-bits=N keyid-bits=N.
+ * KeyID bits are ordinary address bits) | alias (KeyIDs with their own
+ * keys) | dma (device DMA into a page that KeyID 1 owns) | secret.
+ * phys-bits=N keyid-bits=N.
  */
 
 #include "lib.h"
@@ -222,6 +224,130 @@ static void test_alias(void)
     check_u64(k1[5], 0x1234, "a cleared KeyID 1 reads what KeyID 0 wrote");
 }
 
+/* fw_cfg's DMA interface (docs/specs/fw_cfg.rst) */
+#define FW_CFG_PORT_SEL         0x510
+#define FW_CFG_PORT_DMA         0x514
+#define FW_CFG_ID               0x01
+#define FW_CFG_FILE_DIR         0x19
+#define FW_CFG_DMA_READ         0x02
+#define FW_CFG_DMA_SELECT       0x08
+#define FW_CFG_DMA_ERROR        0x01
+
+struct fw_cfg_dma {
+    uint32_t control;
+    uint32_t length;
+    uint64_t address;
+} __attribute__((packed, aligned(16)));
+
+static volatile struct fw_cfg_dma dma_desc;
+static uint8_t fw_cfg_dir[4 + 64 * 64];
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+    asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+/* Read @len bytes of item @sel into physical address @pa; the control word */
+static uint32_t fw_cfg_dma_read(uint16_t sel, uint64_t pa, uint32_t len)
+{
+    uint64_t desc = (uint64_t)&dma_desc;
+
+    dma_desc.control = __builtin_bswap32(((uint32_t)sel << 16) |
+                                         FW_CFG_DMA_SELECT | FW_CFG_DMA_READ);
+    dma_desc.length = __builtin_bswap32(len);
+    dma_desc.address = __builtin_bswap64(pa);
+    asm volatile("" : : : "memory");
+    outl(FW_CFG_PORT_DMA, __builtin_bswap32(desc >> 32));
+    outl(FW_CFG_PORT_DMA + 4, __builtin_bswap32((uint32_t)desc));
+    return __builtin_bswap32(dma_desc.control);
+}
+
+static bool streq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+/* The selector of fw_cfg file @name, or 0 */
+static uint16_t fw_cfg_find(const char *name, uint32_t *size)
+{
+    uint32_t i, n;
+
+    outw(FW_CFG_PORT_SEL, FW_CFG_ID);
+    if (!(inb(FW_CFG_PORT_SEL + 1) & 2)) {
+        return 0;                           /* no DMA interface */
+    }
+    if (fw_cfg_dma_read(FW_CFG_FILE_DIR, (uint64_t)fw_cfg_dir,
+                        sizeof(fw_cfg_dir))) {
+        return 0;
+    }
+    n = __builtin_bswap32(*(uint32_t *)fw_cfg_dir);
+    for (i = 0; i < n && i < 64; i++) {
+        uint8_t *e = fw_cfg_dir + 4 + 64 * i;
+
+        if (streq((char *)e + 8, name)) {
+            *size = __builtin_bswap32(*(uint32_t *)e);
+            return __builtin_bswap16(*(uint16_t *)(e + 4));
+        }
+    }
+    return 0;
+}
+
+/* The bytes of opt/tme/dma, as run-dma writes them */
+static uint8_t dma_byte(int i)
+{
+    return (uint8_t)(i * 13 + 7);
+}
+
+/*
+ * Device DMA writes as KeyID 0: into a page that KeyID 1 owns, KeyID 0
+ * then reads the data and KeyID 1 reads D_1(E_0(data)) (the host checks
+ * those bytes with python3-cryptography).
+ */
+static void test_dma(void)
+{
+    volatile uint64_t *k1;
+    volatile uint8_t *k0 = (volatile uint8_t *)TEST_PA;
+    uint32_t size = 0, ctl;
+    uint16_t sel;
+    int i, same;
+
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    k1 = map_alias(4, 0, 1);
+    for (i = 0; i < 512; i++) {
+        k1[i] = pattern(i);
+    }
+    sel = fw_cfg_find("opt/tme/dma", &size);
+    if (!check(sel && size == 4096, "fw_cfg has opt/tme/dma, 4096 bytes")) {
+        return;
+    }
+    ctl = fw_cfg_dma_read(sel, TEST_PA, 4096);
+    check_u64(ctl, 0, "fw_cfg DMA into the page that KeyID 1 owns completes");
+    printf("# KeyID 1 view after DMA at 0x%lx:", (uint64_t)TEST_PA);
+    for (same = 0, i = 0; i < 512; i++) {
+        uint64_t v = k1[i], want = 0;
+        int b;
+
+        for (b = 0; b < 8; b++) {
+            want |= (uint64_t)dma_byte(i * 8 + b) << (8 * b);
+        }
+        same += v == want || v == pattern(i);
+        if (i < 4) {
+            printf(" %016lx", v);
+        }
+    }
+    printf("\n");
+    check(same == 0, "KeyID 1 sees neither the data nor its old plaintext");
+    for (same = 1, i = 0; i < 4096; i++) {
+        same &= k0[i] == dma_byte(i);
+    }
+    check(same, "KeyID 0 reads what the device wrote");
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -259,6 +385,8 @@ int main(void)
         test_alias();
     } else if (cmdline_has("mktme")) {
         test_mktme();
+    } else if (cmdline_has("dma")) {
+        test_dma();
     } else if (cmdline_has("secret")) {
         test_secret();
     } else if (cmdline_has("plain")) {

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * A test module for TME/MKTME in a QEMU guest: PCONFIG on a real kernel,
- * then the same KeyIDs programmed from every online CPU at once.
+ * pages mapped with KeyIDs in their page table entries, a KeyID mapping
+ * kept hot on one CPU while another CPU writes the page through another
+ * KeyID, then the same KeyIDs programmed from every online CPU at once.
  *
  * Copyright (c) 2026 The QEMU TME/MKTME authors
  *
@@ -15,6 +17,8 @@
 #include <linux/delay.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>
+#include <linux/mm.h>
+#include <linux/vmalloc.h>
 #include <asm/cpufeature.h>
 #include <asm/msr.h>
 
@@ -166,6 +170,185 @@ static void stress(void)
 	kfree(st);
 }
 
+/* KeyIDs of the mapping tests: 1 (direct key), 4 (no encrypt), 9 */
+#define MAP_KEYID               1
+#define NE_KEYID                4
+#define OTHER_KEYID             9
+
+static u64 pattern(int i)
+{
+	return 0x5a5a000000000000ULL ^ ((u64)i * 0x0101010101ULL);
+}
+
+/*
+ * Map @pg through @keyid: the KeyID sits in the physical address bits
+ * above the ones the kernel uses (x86_phys_bits is already reduced by the
+ * KeyID bits), which vmap_pfn() passes through to the PTE.
+ */
+static u64 *map_keyid(struct page *pg, u16 keyid)
+{
+	unsigned long pfn = page_to_pfn(pg) |
+		((unsigned long)keyid << (boot_cpu_data.x86_phys_bits -
+					  PAGE_SHIFT));
+
+	return vmap_pfn(&pfn, 1, PAGE_KERNEL);
+}
+
+static void print_qwords(const char *name, u64 *p)
+{
+	pr_info("tme-test: %s=%016llx,%016llx,%016llx,%016llx\n", name,
+		p[0], p[1], p[2], p[3]);
+}
+
+/*
+ * Write a page through KeyID 1, read it back, read its ciphertext through
+ * the NO_ENCRYPT KeyID 4 and its KeyID 0 view through the direct map.
+ */
+static void map_test(struct page *pg)
+{
+	u64 *k1 = map_keyid(pg, MAP_KEYID), *ne = map_keyid(pg, NE_KEYID);
+	u64 *k0 = page_address(pg);
+	int i, ok, plain;
+
+	if (!k1 || !ne) {
+		pr_info("tme-test: map=failed\n");
+		goto out;
+	}
+	pr_info("tme-test: map_pa=%#llx\n", (u64)page_to_phys(pg));
+	for (i = 0; i < 512; i++)
+		k1[i] = pattern(i);
+	for (ok = 1, i = 0; i < 512; i++)
+		ok &= k1[i] == pattern(i);
+	pr_info("tme-test: map_readback=%d\n", ok);
+	for (plain = 0, i = 0; i < 512; i++)
+		plain += ne[i] == pattern(i);
+	pr_info("tme-test: map_ne_plain=%d\n", plain);
+	print_qwords("map_ct", ne);
+	for (plain = 0, i = 0; i < 512; i++)
+		plain += k0[i] == pattern(i);
+	pr_info("tme-test: map_k0_plain=%d\n", plain);
+	for (ok = 1, i = 0; i < 512; i++)
+		ok &= k1[i] == pattern(i);
+	pr_info("tme-test: map_readback_again=%d\n", ok);
+out:
+	if (k1)
+		vunmap(k1);
+	if (ne)
+		vunmap(ne);
+}
+
+/*
+ * One CPU keeps reading the page through KeyID 1, with its TLB entry hot,
+ * while another writes it through KeyID 9.  From then on the reader must
+ * see D_1(E_9(P)), never P.
+ */
+struct stale {
+	u64 *mj, *mk;
+	int phase;
+	unsigned long reads, reads_after, saw_plain;
+	u64 last[4];
+	struct completion started, done;
+};
+
+static int stale_reader(void *arg)
+{
+	struct stale *s = arg;
+	unsigned long n = 0;
+	u64 v;
+	int i;
+
+	while (READ_ONCE(s->phase) == 0) {
+		READ_ONCE(s->mj[0]);
+		if (++n == 100000)
+			complete(&s->started);
+	}
+	if (n < 100000)
+		complete(&s->started);
+	while (READ_ONCE(s->phase) == 1) {
+		v = READ_ONCE(s->mj[0]);
+		s->reads_after++;
+		if (v == pattern(0))
+			s->saw_plain++;
+	}
+	for (i = 0; i < 4; i++)
+		s->last[i] = READ_ONCE(s->mj[i]);
+	s->reads = n;
+	complete(&s->done);
+	return 0;
+}
+
+static int stale_writer(void *arg)
+{
+	struct stale *s = arg;
+	int i;
+
+	wait_for_completion(&s->started);
+	for (i = 0; i < 512; i++)
+		WRITE_ONCE(s->mk[i], pattern(i));
+	WRITE_ONCE(s->phase, 1);
+	mdelay(50);
+	WRITE_ONCE(s->phase, 2);
+	complete(&s->done);
+	return 0;
+}
+
+static void stale_tlb_test(struct page *pg)
+{
+	struct stale *s = kzalloc(sizeof(*s), GFP_KERNEL);
+	struct task_struct *r, *w;
+	u64 *ne = map_keyid(pg, NE_KEYID);
+	int reader_cpu, writer_cpu;
+
+	if (!s || !ne || num_online_cpus() < 2)
+		goto out;
+	s->mj = map_keyid(pg, MAP_KEYID);
+	s->mk = map_keyid(pg, OTHER_KEYID);
+	if (!s->mj || !s->mk)
+		goto out;
+	init_completion(&s->started);
+	init_completion(&s->done);
+	writer_cpu = cpumask_first(cpu_online_mask);
+	reader_cpu = cpumask_next(writer_cpu, cpu_online_mask);
+	r = kthread_create(stale_reader, s, "tme-stale-r");
+	w = kthread_create(stale_writer, s, "tme-stale-w");
+	if (IS_ERR(r) || IS_ERR(w))
+		goto out;
+	kthread_bind(r, reader_cpu);
+	kthread_bind(w, writer_cpu);
+	wake_up_process(r);
+	wake_up_process(w);
+	wait_for_completion(&s->done);
+	wait_for_completion(&s->done);
+	pr_info("tme-test: stale_cpus=%d,%d reads=%lu reads_after=%lu\n",
+		reader_cpu, writer_cpu, s->reads, s->reads_after);
+	pr_info("tme-test: stale_saw_plain=%lu\n", s->saw_plain);
+	print_qwords("stale_reader", s->last);
+	print_qwords("stale_ct", ne);
+out:
+	if (s && s->mj)
+		vunmap(s->mj);
+	if (s && s->mk)
+		vunmap(s->mk);
+	if (ne)
+		vunmap(ne);
+	kfree(s);
+}
+
+static void keyid_mapping_tests(struct mktme_key_program *kp)
+{
+	struct page *pg = alloc_page(GFP_KERNEL);
+
+	prepare(kp, OTHER_KEYID, CMD_DIRECT);
+	memset(kp->key_field_1, 0x99, 16);
+	memset(kp->key_field_2, 0xaa, 16);
+	pr_info("tme-test: other=%lu\n", pconfig_retry(kp));
+	if (!pg)
+		return;
+	map_test(pg);
+	stale_tlb_test(pg);
+	__free_page(pg);
+}
+
 static int __init tme_test_init(void)
 {
 	struct mktme_key_program *kp;
@@ -202,6 +385,7 @@ static int __init tme_test_init(void)
 	prepare(kp, 1, CMD_DIRECT);
 	kp->keyid_ctrl = CMD_DIRECT | (2 << 8);
 	pr_info("tme-test: badalg=%lu\n", pconfig_retry(kp));
+	keyid_mapping_tests(kp);
 	kfree(kp);
 
 	stress();
