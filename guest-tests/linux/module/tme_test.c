@@ -214,7 +214,7 @@ static void map_test(struct page *pg)
 		pr_info("tme-test: map=failed\n");
 		goto out;
 	}
-	pr_info("tme-test: map_pa=%#llx\n", (u64)page_to_phys(pg));
+	pr_info("tme-test: map_pa=%#llx\n", (u64)page_to_pfn(pg) << PAGE_SHIFT);
 	for (i = 0; i < 512; i++)
 		k1[i] = pattern(i);
 	for (ok = 1, i = 0; i < 512; i++)
