@@ -21,7 +21,8 @@ bool tme_ram_enabled(void)
 }
 
 void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
-                         uint64_t excl_mask)
+                         uint64_t excl_mask, unsigned keyid_shift,
+                         unsigned keyid_bits)
 {
 }
 
@@ -37,10 +38,20 @@ void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old)
 {
 }
 
-bool tme_ram_dma(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
-                 bool is_write)
+bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
+                    bool is_write, MemTxAttrs attrs)
 {
     return false;
+}
+
+hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)
+{
+    return len;
+}
+
+hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
+{
+    return addr;
 }
 
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,

@@ -52,6 +52,8 @@ typedef struct TMERam {
     uint8_t *owner_bytes;       /* the same, for migration */
     uint32_t owners_size;
     Notifier machine_done;
+    unsigned keyid_shift;       /* KeyID bits of physical addresses */
+    unsigned keyid_bits;
 } TMERam;
 
 static TMERam *tme_ram;
@@ -254,12 +256,15 @@ void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old)
 }
 
 void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
-                         uint64_t excl_mask)
+                         uint64_t excl_mask, unsigned keyid_shift,
+                         unsigned keyid_bits)
 {
     if (!tme_ram) {
         return;
     }
     qemu_mutex_lock(&tme_ram->lock);
+    tme_ram->keyid_shift = keyid_shift;
+    tme_ram->keyid_bits = key ? keyid_bits : 0;
     tme_engine_set_tme_key(tme_ram->engine, key,
                            key ? key + TME_XTS_KEY_BYTES : NULL);
     tme_engine_set_exclusion(tme_ram->engine, excl_base, excl_mask);
@@ -299,34 +304,38 @@ void tme_ram_reset(void)
     qemu_mutex_unlock(&tme_ram->lock);
 }
 
-/* Read or write one part of a page of @rr as KeyID 0 sees it */
-static void dma_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
-                     hwaddr len, bool is_write)
+/*
+ * Read or write one part of a page of @rr as @keyid sees it.  Debug
+ * accesses never change owners; others let KeyID 0 take a page from
+ * DRAM, which no vCPU maps.
+ */
+static void access_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
+                        hwaddr len, bool is_write, uint16_t keyid,
+                        bool debug)
 {
     uint64_t page = gpa & PAGE_MASK_64;
     uint8_t *host = rr->r.host + (gpa - rr->r.gpa);
     uint16_t owner = tme_region_owner(&rr->r, page);
 
-    if (owner == TME_OWNER_DRAM) {
-        /* No vCPU maps DRAM pages: KeyID 0 may own it right away */
+    if (owner == TME_OWNER_DRAM && keyid == 0 && !debug) {
         convert_locked(rr, page, 0);
         owner = 0;
     }
-    if (owner == 0) {
+    if (owner == keyid) {
         if (is_write) {
             memcpy(host, buf, len);
         } else {
             memcpy(buf, host, len);
         }
     } else if (is_write) {
-        tme_engine_write(tme_ram->engine, &rr->r, gpa, len, 0, buf);
+        tme_engine_write(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
     } else {
-        tme_engine_read(tme_ram->engine, &rr->r, gpa, len, 0, buf);
+        tme_engine_read(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
     }
 }
 
-bool tme_ram_dma(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
-                 bool is_write)
+bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
+                    bool is_write, MemTxAttrs attrs)
 {
     TMERamRegion *rr = region_of_mr(mr, offset);
     uint8_t *b = buf;
@@ -339,13 +348,50 @@ bool tme_ram_dma(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
         uint64_t gpa = rr->r.gpa + (offset - rr->offset);
         hwaddr n = MIN(len, PAGE - (gpa & (PAGE - 1)));
 
-        dma_page(rr, gpa, b, n, is_write);
+        access_page(rr, gpa, b, n, is_write, attrs.keyid, attrs.debug);
         offset += n;
         b += n;
         len -= n;
     }
     qemu_mutex_unlock(&tme_ram->lock);
     return true;
+}
+
+hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)
+{
+    TMERamRegion *rr = region_of_mr(mr, offset);
+    uint64_t gpa, end;
+
+    if (!rr) {
+        return len;
+    }
+    len = MIN(len, rr->r.size - (offset - rr->offset));
+    gpa = rr->r.gpa + (offset - rr->offset);
+    end = gpa + len;
+    qemu_mutex_lock(&tme_ram->lock);
+    while (gpa < end && tme_region_owner(&rr->r, gpa & PAGE_MASK_64) == 0) {
+        gpa = (gpa & PAGE_MASK_64) + PAGE;
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
+    return MIN(gpa, end) - (rr->r.gpa + (offset - rr->offset));
+}
+
+hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
+{
+    unsigned shift, bits;
+
+    if (!tme_ram_enabled()) {
+        return addr;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    shift = tme_ram->keyid_shift;
+    bits = tme_ram->keyid_bits;
+    qemu_mutex_unlock(&tme_ram->lock);
+    if (!bits) {
+        return addr;
+    }
+    attrs->keyid = extract64(addr, shift, bits);
+    return addr & ~MAKE_64BIT_MASK(shift, bits);
 }
 
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,

@@ -18,14 +18,13 @@
 #ifndef HW_MEM_TME_RAM_H
 #define HW_MEM_TME_RAM_H
 
-#include "exec/hwaddr.h"
+#include "exec/memory.h"
 #include "hw/mem/tme-keytable.h"
 
 /* The owner that tme_ram_view() calls DRAM (tme-engine.h's) */
 #define TME_RAM_DRAM            0xffff
 
-/* Guest RAM pages that KeyID 0 does not own; 0 while TME costs nothing */
-extern uint64_t tme_ram_foreign_pages;
+/* tme_ram_foreign_pages (exec/memory.h) is 0 while TME costs nothing */
 
 /* Whether an access through @keyid must check the page's owner */
 static inline bool tme_ram_check_needed(uint16_t keyid)
@@ -33,19 +32,24 @@ static inline bool tme_ram_check_needed(uint16_t keyid)
     return keyid != 0 || qatomic_read(&tme_ram_foreign_pages) != 0;
 }
 
-/* Whether DMA to RAM must go through tme_ram_dma() */
-static inline bool tme_ram_dma_needed(void)
+/* Whether an access to RAM with @attrs must go through tme_ram_access() */
+static inline bool tme_ram_access_needed(MemTxAttrs attrs)
 {
-    return qatomic_read(&tme_ram_foreign_pages) != 0;
+    return attrs.keyid || qatomic_read(&tme_ram_foreign_pages) != 0;
 }
 
 /* Manage the machine's RAM (called once, when TME is enumerated) */
 void tme_ram_init(TMEKeyTable *keys);
 bool tme_ram_enabled(void);
 
-/* The TME key (data key, then tweak key), NULL while TME is inactive */
+/*
+ * The TME key (data key, then tweak key), NULL while TME is inactive;
+ * the exclusion range; the KeyID bits of physical addresses, @keyid_bits
+ * bits from bit @keyid_shift (0 bits without MKTME).
+ */
 void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
-                         uint64_t excl_mask);
+                         uint64_t excl_mask, unsigned keyid_shift,
+                         unsigned keyid_bits);
 
 /*
  * Machine reset: what KeyIDs other than 0 wrote reads through KeyID 0
@@ -69,12 +73,26 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra);
 void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old);
 
 /*
- * DMA: read or write @len bytes at @offset of @mr as KeyID 0 sees them,
- * without converting pages that another KeyID owns.  False if @mr is
- * not managed: the caller accesses the host bytes.
+ * Accesses that are not a vCPU's loads and stores: read or write @len
+ * bytes at @offset of @mr as KeyID attrs.keyid sees them (0 for device
+ * DMA, the loader and migration; debuggers may set another), without
+ * converting pages that another KeyID owns.  False if @mr is not
+ * managed: the caller accesses the host bytes.
  */
-bool tme_ram_dma(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
-                 bool is_write);
+bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
+                    bool is_write, MemTxAttrs attrs);
+
+/*
+ * Zero-copy DMA: how many bytes from @offset of @mr (at most @len) lie
+ * in pages that KeyID 0 owns and may be mapped directly.
+ */
+hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len);
+
+/*
+ * Debug accesses to a physical address (xp, pmemsave): move the KeyID
+ * bits of @addr, if MKTME is active, to attrs->keyid.
+ */
+hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs);
 
 /*
  * Debug views: @len bytes at @gpa as @keyid sees them, or as DRAM holds

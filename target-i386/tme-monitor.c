@@ -55,7 +55,7 @@ TmeInfo *qmp_query_tme(Error **errp)
     TmeInfo *info = g_new0(TmeInfo, 1);
     X86TMEStatus st;
     TMEKeyTable *kt;
-    uint32_t max_keys, k;
+    uint32_t max_keys = 0, k;
     TmeKeyIdInfoList **tail = &info->keyids;
     strList **algs = &info->algorithms;
 
@@ -89,6 +89,28 @@ TmeInfo *qmp_query_tme(Error **errp)
         QAPI_LIST_APPEND(tail, ki);
         memset(&e, 0, sizeof(e));
     }
+
+    if (tme_ram_enabled()) {
+        TmePageOwnerList **owners = &info->owners;
+
+        info->has_ram_pages = info->has_dram_pages = true;
+        info->has_conversions = info->has_owners = true;
+        info->ram_pages = tme_ram_pages_total();
+        info->dram_pages = tme_ram_pages_owned(TME_RAM_DRAM);
+        info->conversions = tme_ram_conversions();
+        for (k = 0; k <= max_keys; k++) {
+            uint64_t n = tme_ram_pages_owned(k);
+            TmePageOwner *po;
+
+            if (!n) {
+                continue;
+            }
+            po = g_new0(TmePageOwner, 1);
+            po->keyid = k;
+            po->pages = n;
+            QAPI_LIST_APPEND(owners, po);
+        }
+    }
     return info;
 }
 
@@ -117,6 +139,18 @@ void hmp_info_tme(Monitor *mon, const QDict *qdict)
     for (l = info->keyids; l; l = l->next) {
         monitor_printf(mon, "KeyID %u: %s\n", l->value->keyid,
                        l->value->mode);
+    }
+    if (info->has_ram_pages) {
+        TmePageOwnerList *o;
+
+        monitor_printf(mon, "RAM: %" PRIu64 " pages, %" PRIu64
+                       " conversions; owners:", info->ram_pages,
+                       info->conversions);
+        for (o = info->owners; o; o = o->next) {
+            monitor_printf(mon, " KeyID %u %" PRIu64 ",", o->value->keyid,
+                           o->value->pages);
+        }
+        monitor_printf(mon, " DRAM %" PRIu64 "\n", info->dram_pages);
     }
 }
 

@@ -72,9 +72,10 @@ static void tme_update_ram_key(X86TMEPackage *pkg)
 {
     bool active = (pkg->activate & TME_ACTIVATE_LOCK) &&
                   (pkg->activate & TME_ACTIVATE_ENABLE);
+    unsigned bits = extract64(pkg->activate, TME_ACTIVATE_KEYID_BITS_SHIFT, 4);
 
     tme_ram_set_tme_key(active ? pkg->key : NULL, pkg->exclude_base,
-                        pkg->exclude_mask);
+                        pkg->exclude_mask, pkg->phys_bits - bits, bits);
 }
 
 static int tme_package_post_load(void *opaque, int version_id)

@@ -229,7 +229,8 @@ static void test_query_tme(void)
                             "tme-exclude-mask=0x3fffc0000800");
     QDict *resp = qtest_qmp(qts, "{'execute': 'query-tme'}");
     QDict *ret = qdict_get_qdict(resp, "return");
-    QList *algs;
+    QList *algs, *owners;
+    QDict *owner;
     g_autofree char *hmp = NULL;
 
     g_assert_nonnull(ret);
@@ -245,10 +246,21 @@ static void test_query_tme(void)
     algs = qdict_get_qlist(ret, "algorithms");
     g_assert_cmpint(qlist_size(algs), ==, 1);
     g_assert_cmpint(qlist_size(qdict_get_qlist(ret, "keyids")), ==, 0);
+    /* All of the default 128 MiB of RAM belongs to KeyID 0 */
+    g_assert_cmpint(qdict_get_int(ret, "ram-pages"), ==, 128 * 256);
+    g_assert_cmpint(qdict_get_int(ret, "dram-pages"), ==, 0);
+    g_assert_cmpint(qdict_get_int(ret, "conversions"), ==, 0);
+    owners = qdict_get_qlist(ret, "owners");
+    g_assert_cmpint(qlist_size(owners), ==, 1);
+    owner = qobject_to(QDict, qlist_peek(owners));
+    g_assert_cmpint(qdict_get_int(owner, "keyid"), ==, 0);
+    g_assert_cmpint(qdict_get_int(owner, "pages"), ==, 128 * 256);
     qobject_unref(resp);
     hmp = qtest_hmp(qts, "info tme");
     g_assert_nonnull(strstr(hmp, "TME: active, locked"));
     g_assert_nonnull(strstr(hmp, "MKTME: 4 of 6 KeyID bits, 63 keys"));
+    g_assert_nonnull(strstr(hmp, "RAM: 32768 pages, 0 conversions; owners: "
+                            "KeyID 0 32768, DRAM 0"));
     qtest_quit(qts);
 
     qts = start(CPU_TME);

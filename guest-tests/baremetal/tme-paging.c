@@ -11,7 +11,8 @@
  *
  * Scenarios: mktme (tme-activate=on) | plain (MKTME not activated: the
  * KeyID bits are ordinary address bits) | alias (KeyIDs with their own
- * keys) | dma (device DMA into a page that KeyID 1 owns) | secret.
+ * keys) | dma (device DMA into a page that KeyID 1 owns) | debug (a
+ * page for the debug readers of run-debug) | secret.
  * phys-bits=N keyid-bits=N.
  */
 
@@ -348,6 +349,28 @@ static void test_dma(void)
     check(same, "KeyID 0 reads what the device wrote");
 }
 
+/*
+ * Debug readers: KeyID 1 writes the page, KeyID 2 does not encrypt; then
+ * wait while run-debug looks at the page through the monitor and gdb.
+ */
+static void test_debug(void)
+{
+    volatile uint64_t *k1;
+    int i;
+
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
+    k1 = map_alias(4, 0, 1);
+    for (i = 0; i < 512; i++) {
+        k1[i] = pattern(i);
+    }
+    printf("# ready\n");
+    for (;;) {
+        asm volatile("cli; hlt");
+    }
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -385,6 +408,8 @@ int main(void)
         test_alias();
     } else if (cmdline_has("mktme")) {
         test_mktme();
+    } else if (cmdline_has("debug")) {
+        test_debug();
     } else if (cmdline_has("dma")) {
         test_dma();
     } else if (cmdline_has("secret")) {
