@@ -12,7 +12,8 @@
  * Scenarios: mktme (tme-activate=on) | plain (MKTME not activated: the
  * KeyID bits are ordinary address bits) | alias (KeyIDs with their own
  * keys) | dma (device DMA into a page that KeyID 1 owns) | debug (a
- * page for the debug readers of run-debug) | secret.
+ * page for the debug readers of run-debug) | flows (EvictPage, AddPage
+ * and paging, spec 7.4 to 7.6) | exclusion | secret.
  * phys-bits=N keyid-bits=N.
  */
 
@@ -371,6 +372,131 @@ static void test_debug(void)
     }
 }
 
+static void invlpg(volatile void *va)
+{
+    asm volatile("invlpg (%0)" : : "r"(va) : "memory");
+}
+
+static void clflush_page(volatile void *va)
+{
+    int i;
+
+    for (i = 0; i < 4096; i += 64) {
+        asm volatile("clflush (%0)" : : "r"((volatile char *)va + i)
+                     : "memory");
+    }
+}
+
+static const uint8_t key2_data[16] = { 0x22, 0x02, 0x22, 0x02, 0x22 };
+static const uint8_t key2_tweak[16] = { 0x2e, 0x2e, 0x2e, 0x2e, 0x2e };
+
+/* How many quadwords of @p equal pattern(i) ^ @salt */
+static int count_pattern(volatile uint64_t *p, uint64_t salt)
+{
+    int i, n = 0;
+
+    for (i = 0; i < 512; i++) {
+        n += p[i] == (pattern(i) ^ salt);
+    }
+    return n;
+}
+
+/*
+ * Spec 7.6: the OS/VMM moves a page from "VM2" (KeyID 2) to "VM3"
+ * (KeyID 3) with EvictPage (7.5) and AddPage (7.4), keeping the evicted
+ * contents in a KeyID 0 swap page, then gives them back to KeyID 2.
+ */
+#define SWAP_PA         (TEST_PA + 2 * MIB)
+#define SECRET_SALT     0x5ec7e75ec7e75ec7ULL
+static void test_flows(void)
+{
+    volatile uint64_t *vm2, *vmm, *vm3, *ne;
+    volatile uint64_t *swap = (volatile uint64_t *)SWAP_PA;
+    int i;
+
+    check_u64(program(2, 0, key2_data, key2_tweak), 0,
+              "PCONFIG KeyID 2 (VM2) KEYID_SET_KEY_DIRECT");
+    check_u64(program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 (VM3) KEYID_SET_KEY_DIRECT");
+    check_u64(program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
+
+    /* VM2 owns the page and keeps a secret in it */
+    vm2 = map_alias(4, 0, 2);
+    for (i = 0; i < 512; i++) {
+        vm2[i] = pattern(i) ^ SECRET_SALT;
+    }
+
+    /* EvictPage: unmap VM2's mapping, map it to the VMM with KeyID 2 */
+    pd_alias[0][TEST_PA >> 21] = 0;
+    invlpg(vm2);
+    vmm = map_alias(5, 0, 2);
+    clflush_page(vmm);
+    check(count_pattern(vmm, SECRET_SALT) == 512,
+          "EvictPage: the VMM reads the page through the old KeyID 2");
+    for (i = 0; i < 512; i++) {
+        swap[i] = vmm[i];
+    }
+    clflush_page(vmm);
+
+    /* AddPage: KeyID 3 maps the page, zeroes it, VM3 uses it */
+    vm3 = map_alias(4, 0, 3);
+    for (i = 0; i < 512; i++) {
+        vm3[i] = 0;
+    }
+    check(count_pattern(vm3, SECRET_SALT) == 0 && vm3[0] == 0 &&
+          vm3[511] == 0, "AddPage: KeyID 3 zeroes the page and reads zeroes");
+    ne = map_alias(5, 0, 4);
+    check(count_pattern(ne, SECRET_SALT) == 0 && ne[0] != 0,
+          "NO_ENCRYPT view: DRAM holds E_3(0), neither the secret nor 0");
+    vm3 = map_alias(4, 0, 3);
+    for (i = 0; i < 512; i++) {
+        vm3[i] = pattern(i);
+    }
+    vmm = map_alias(5, 0, 2);
+    check(count_pattern(vmm, SECRET_SALT) == 0 && count_pattern(vmm, 0) == 0,
+          "the old KeyID 2 sees neither VM2's secret nor VM3's data");
+    vm3 = map_alias(4, 0, 3);
+    check(count_pattern(vm3, 0) == 512, "VM3 reads its data back");
+
+    /* Back to VM2: AddPage with KeyID 2, contents from the swap page */
+    vm2 = map_alias(4, 0, 2);
+    for (i = 0; i < 512; i++) {
+        vm2[i] = 0;
+    }
+    for (i = 0; i < 512; i++) {
+        vm2[i] = swap[i];
+    }
+    check(count_pattern(vm2, SECRET_SALT) == 512,
+          "swapped back in through KeyID 2, VM2 reads its secret");
+}
+
+/*
+ * The exclusion range (spec 4.2.4): KeyID 0 inside it is not encrypted,
+ * other KeyIDs are.  The firmware excluded [TEST_PA, TEST_PA + 2 MiB).
+ */
+static void test_exclusion(void)
+{
+    volatile uint64_t *k0 = (volatile uint64_t *)TEST_PA, *ne, *k5;
+    volatile uint64_t *out = (volatile uint64_t *)SWAP_PA;
+    int i;
+
+    check_u64(program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
+    for (i = 0; i < 512; i++) {
+        k0[i] = pattern(i);
+        out[i] = pattern(i);
+    }
+    ne = map_alias(4, 0, 4);
+    check(count_pattern(ne, 0) == 512,
+          "inside the range, DRAM holds what KeyID 0 wrote in plaintext");
+    check(count_pattern(ne + (2 * MIB / 8), 0) == 0,
+          "outside the range, DRAM holds KeyID 0's data encrypted");
+    k5 = map_alias(5, 0, 5);
+    check(count_pattern(k5, 0) == 0,
+          "KeyID 5 (TME key) is not excluded: it reads garbage");
+    check(count_pattern(k0, 0) == 512 && count_pattern(out, 0) == 512,
+          "KeyID 0 reads its data back inside and outside the range");
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -408,6 +534,10 @@ int main(void)
         test_alias();
     } else if (cmdline_has("mktme")) {
         test_mktme();
+    } else if (cmdline_has("flows")) {
+        test_flows();
+    } else if (cmdline_has("exclusion")) {
+        test_exclusion();
     } else if (cmdline_has("debug")) {
         test_debug();
     } else if (cmdline_has("dma")) {
