@@ -39,6 +39,7 @@ typedef struct TMERamRegion {
     TMERegion r;                /* gpa, size, host, owners */
     MemoryRegion *mr;           /* the RAM MemoryRegion */
     hwaddr offset;              /* of r.host within mr */
+    bool at_rest;               /* file-backed: ciphertext while stopped */
 } TMERamRegion;
 
 typedef struct TMERam {
@@ -285,10 +286,12 @@ void tme_ram_reset(void)
         TMERamRegion *rr = &tme_ram->regions[i];
         bool changed = false;
 
+        uint16_t to = rr->at_rest ? TME_OWNER_DRAM : 0;
+
         for (p = 0; p < rr->r.size / PAGE; p++) {
-            if (rr->r.owner[p] != 0) {
+            if (rr->r.owner[p] != to) {
                 tme_engine_convert(tme_ram->engine, &rr->r,
-                                   rr->r.gpa + p * PAGE, 0);
+                                   rr->r.gpa + p * PAGE, to);
                 changed = true;
             }
         }
@@ -301,6 +304,29 @@ void tme_ram_reset(void)
         tlb_flush_stopped_cpu(cpu);
     }
     tme_ram_update_foreign();
+    qemu_mutex_unlock(&tme_ram->lock);
+}
+
+/*
+ * File-backed memory holds ciphertext at rest: write its pages back to
+ * DRAM whenever the VM stops (the vCPUs are stopped).
+ */
+static void tme_ram_vm_state(void *opaque, bool running, RunState state)
+{
+    unsigned i;
+    uint64_t p;
+
+    if (running || !tme_ram_enabled()) {
+        return;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    for (i = 0; i < tme_ram->nr_regions; i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+
+        for (p = 0; rr->at_rest && p < rr->r.size / PAGE; p++) {
+            convert_locked(rr, rr->r.gpa + p * PAGE, TME_OWNER_DRAM);
+        }
+    }
     qemu_mutex_unlock(&tme_ram->lock);
 }
 
@@ -573,10 +599,18 @@ static void tme_ram_machine_done(Notifier *n, void *unused)
         rr->r.size = run->end - run->first;
         rr->r.host = (uint8_t *)memory_region_get_ram_ptr(mr) + run->first;
         rr->r.owner = t->owners + done;     /* KeyID 0 owns everything */
+        /* ... but the file of a file-backed backend holds ciphertext */
+        rr->at_rest = object_dynamic_cast(mr->owner,
+                                          TYPE_MEMORY_BACKEND_FILE) != NULL;
+        for (j = 0; rr->at_rest && j < rr->r.size / PAGE; j++) {
+            rr->r.owner[j] = TME_OWNER_DRAM;
+        }
         done += rr->r.size / PAGE;
         tme_engine_add_region(t->engine, &rr->r);
         t->nr_regions++;
     }
+    tme_ram_update_foreign();
+    qemu_add_vm_change_state_handler(tme_ram_vm_state, NULL);
     vmstate_register(NULL, 0, &vmstate_tme_ram, t);
 }
 

@@ -13,7 +13,8 @@
  * KeyID bits are ordinary address bits) | alias (KeyIDs with their own
  * keys) | dma (device DMA into a page that KeyID 1 owns) | debug (a
  * page for the debug readers of run-debug) | flows (EvictPage, AddPage
- * and paging, spec 7.4 to 7.6) | exclusion | secret.
+ * and paging, spec 7.4 to 7.6) | exclusion | pmem-write, pmem-read
+ * (an NVDIMM at 4 GiB, for run-pmem) | secret.
  * phys-bits=N keyid-bits=N.
  */
 
@@ -497,6 +498,72 @@ static void test_exclusion(void)
           "KeyID 0 reads its data back inside and outside the range");
 }
 
+/*
+ * Persistent memory at rest: an NVDIMM at PMEM_PA (run-pmem checks the
+ * address), mapped at 6 GiB through @keyid.
+ */
+#define PMEM_PA         (4 * GIB)
+#define PMEM_SALT0      0x0000a11ce0000000ULL
+#define PMEM_SALT1      0x0000b0b000000000ULL
+static volatile uint64_t *map_pmem(uint64_t keyid)
+{
+    uint64_t *pd = pd_alias[1];
+    int i;
+
+    for (i = 0; i < 512; i++) {
+        pd[i] = (PMEM_PA + ((uint64_t)i << 21)) | keyid_pa(keyid) | PTE_P |
+                PTE_RW | PTE_PS;
+    }
+    pdpt[6] = (uint64_t)pd | PTE_P | PTE_RW;
+    flush_tlb();
+    return (volatile uint64_t *)(6 * GIB);
+}
+
+/* Write page 0 through KeyID 0 and page 1 through KeyID 1, then wait */
+static void test_pmem_write(void)
+{
+    volatile uint64_t *p0 = map_pmem(0), *p1;
+    bool mktme = !cmdline_has("nokeyid");
+    int i;
+
+    for (i = 0; i < 512; i++) {
+        p0[i] = pattern(i) ^ PMEM_SALT0;
+    }
+    if (mktme) {
+        check_u64(program(1, 0, key1_data, key1_tweak), 0,
+                  "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+        p1 = map_pmem(1) + 512;
+        for (i = 0; i < 512; i++) {
+            p1[i] = pattern(i) ^ PMEM_SALT1;
+        }
+    }
+    printf("# ready\n");
+    for (;;) {
+        asm volatile("cli; hlt");
+    }
+}
+
+/* What an earlier run left: the same with the same keys, or garbage */
+static void test_pmem_read(void)
+{
+    bool same = !cmdline_has("garbage");
+    volatile uint64_t *p1;
+    int n0, n1;
+
+    n0 = count_pattern(map_pmem(0), PMEM_SALT0);
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    p1 = map_pmem(1) + 512;
+    n1 = count_pattern(p1, PMEM_SALT1);
+    if (same) {
+        check(n0 == 512, "KeyID 0 reads what it wrote in the last run");
+        check(n1 == 512, "KeyID 1 reads what it wrote in the last run");
+    } else {
+        check(n0 == 0, "with another TME key KeyID 0 reads garbage");
+        check(n1 == 512, "KeyID 1, with the same direct key, reads its data");
+    }
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -534,6 +601,10 @@ int main(void)
         test_alias();
     } else if (cmdline_has("mktme")) {
         test_mktme();
+    } else if (cmdline_has("pmem-write")) {
+        test_pmem_write();
+    } else if (cmdline_has("pmem-read")) {
+        test_pmem_read();
     } else if (cmdline_has("flows")) {
         test_flows();
     } else if (cmdline_has("exclusion")) {
