@@ -14,7 +14,8 @@
  * keys) | dma (device DMA into a page that KeyID 1 owns) | debug (a
  * page for the debug readers of run-debug) | flows (EvictPage, AddPage
  * and paging, spec 7.4 to 7.6) | exclusion | pmem-write, pmem-read
- * (an NVDIMM at 4 GiB, for run-pmem) | secret.
+ * (an NVDIMM at 4 GiB, for run-pmem) | migrate (for run-migration) |
+ * secret.
  * phys-bits=N keyid-bits=N.
  */
 
@@ -564,6 +565,76 @@ static void test_pmem_read(void)
     }
 }
 
+/*
+ * Migration with pages that KeyIDs 1 and 3 own (run-migration sends an
+ * NMI on the destination): owners, plaintexts and keys travel, so every
+ * view reads as before.
+ */
+#define MIGRATE_SALT    0x3333000033330000ULL
+static void test_migrate(void)
+{
+    volatile uint64_t *k1, *k3, *ne, *k0 = (volatile uint64_t *)SWAP_PA;
+    uint64_t ct1[4], ct3[4];
+    int i, same;
+
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
+    check_u64(program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    k1 = map_alias(4, 0, 1);
+    for (i = 0; i < 512; i++) {
+        k1[i] = pattern(i);
+        k0[i] = pattern(i) ^ 0x0000000011110000ULL;
+    }
+    ne = map_alias(5, 0, 2);
+    for (i = 0; i < 4; i++) {
+        ct1[i] = ne[i];
+    }
+    /* KeyID 3's page is SWAP_PA + 4 KiB */
+    k3 = map_alias(5, 0, 3) + 2 * MIB / 8 + 512;
+    for (i = 0; i < 512; i++) {
+        k3[i] = pattern(i) ^ MIGRATE_SALT;
+    }
+    ne = map_alias(4, 0, 2) + 2 * MIB / 8 + 512;
+    for (i = 0; i < 4; i++) {
+        ct3[i] = ne[i];
+    }
+    /* Give the pages back to KeyIDs 1 and 3 */
+    k1 = map_alias(4, 0, 1);
+    k3 = map_alias(5, 0, 3) + 2 * MIB / 8 + 512;
+    check(count_pattern(k1, 0) == 512 &&
+          count_pattern(k3, MIGRATE_SALT) == 512,
+          "KeyIDs 1 and 3 own their pages before migration");
+
+    printf("# ready for migration\n");
+    while (!nmi_count) {
+        asm volatile("hlt");
+    }
+    check(count_pattern(k1, 0) == 512, "migrated: KeyID 1 reads its page");
+    check(count_pattern(k3, MIGRATE_SALT) == 512,
+          "migrated: KeyID 3 reads its page");
+    check(count_pattern(k0, 0x0000000011110000ULL) == 512,
+          "migrated: KeyID 0 reads its page");
+    ne = map_alias(4, 0, 2);
+    for (same = 1, i = 0; i < 4; i++) {
+        same &= ne[i] == ct1[i];
+        same &= ne[i + 2 * MIB / 8 + 512] == ct3[i];
+    }
+    check(same, "migrated: the NO_ENCRYPT view shows the same ciphertexts "
+          "(the keys travelled)");
+    k1 = map_alias(5, 0, 1);
+    check(count_pattern(k1, 0) == 512,
+          "migrated: KeyID 1 converts its page back and reads it");
+    check_u64(program(1, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 1 takes KeyID 3's key after migration");
+    k3 = map_alias(4, 0, 3);
+    for (same = 1, i = 0; i < 512; i++) {
+        same &= k1[i] == k3[i];
+    }
+    check(same, "after the key change KeyIDs 1 and 3 agree");
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -605,6 +676,8 @@ int main(void)
         test_pmem_write();
     } else if (cmdline_has("pmem-read")) {
         test_pmem_read();
+    } else if (cmdline_has("migrate")) {
+        test_migrate();
     } else if (cmdline_has("flows")) {
         test_flows();
     } else if (cmdline_has("exclusion")) {
