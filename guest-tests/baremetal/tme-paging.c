@@ -15,7 +15,7 @@
  * page for the debug readers of run-debug) | flows (EvictPage, AddPage
  * and paging, spec 7.4 to 7.6) | exclusion | pmem-write, pmem-read
  * (an NVDIMM at 4 GiB, for run-pmem) | migrate (for run-migration) |
- * secret.
+ * svm (nested paging with a KeyID) | secret.
  * phys-bits=N keyid-bits=N.
  */
 
@@ -635,6 +635,140 @@ static void test_migrate(void)
     check(same, "after the key change KeyIDs 1 and 3 agree");
 }
 
+/*
+ * SVM nested paging: the nested page tables' KeyID selects the key.  The
+ * nested guest runs on our page tables and code through KeyID 0, except
+ * for [TEST_PA, TEST_PA + 2 MiB), which the nested page tables map
+ * through KeyID 1.  It writes the pattern there and leaves by VMMCALL.
+ */
+#define MSR_EFER        0xc0000080
+#define EFER_SVME       (1ULL << 12)
+#define MSR_VM_HSAVE_PA 0xc0010117
+#define NPT_U           0x4ULL
+#define SVM_EXIT_VMMCALL 0x81
+
+static uint8_t vmcb[4096] __attribute__((aligned(4096)));
+static uint8_t hsave[4096] __attribute__((aligned(4096)));
+static uint64_t npt4[512] __attribute__((aligned(4096)));
+static uint64_t npt3[512] __attribute__((aligned(4096)));
+static uint64_t npt2[4][512] __attribute__((aligned(4096)));
+static uint8_t l2_stack[4096] __attribute__((aligned(16)));
+
+/* The nested guest: pattern(i) into the 512 quadwords at TEST_PA */
+asm(".pushsection .text\n"
+    "l2_guest:\n\t"
+    "mov $0x800000, %rdi\n\t"
+    "xor %ecx, %ecx\n"
+    "1:\n\t"
+    "movabs $0x0101010101, %rax\n\t"
+    "imul %rcx, %rax\n\t"
+    "movabs $0x5a5a000000000000, %rdx\n\t"
+    "xor %rdx, %rax\n\t"
+    "mov %rax, (%rdi,%rcx,8)\n\t"
+    "inc %ecx\n\t"
+    "cmp $512, %ecx\n\t"
+    "jb 1b\n\t"
+    "vmmcall\n\t"
+    "ud2\n\t"
+    ".popsection");
+extern char l2_guest[];
+
+static void vmcb_seg(unsigned off, uint16_t sel, uint16_t attrib)
+{
+    *(uint16_t *)(vmcb + off) = sel;
+    *(uint16_t *)(vmcb + off + 2) = attrib;
+    *(uint32_t *)(vmcb + off + 4) = 0xffffffff;
+    *(uint64_t *)(vmcb + off + 8) = 0;
+}
+
+static void vmcb_table(unsigned off)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } t;
+
+    if (off == 0x460) {
+        asm volatile("sgdt %0" : "=m"(t));
+    } else {
+        asm volatile("sidt %0" : "=m"(t));
+    }
+    *(uint32_t *)(vmcb + off + 4) = t.limit;
+    *(uint64_t *)(vmcb + off + 8) = t.base;
+}
+
+static void test_svm(void)
+{
+    uint32_t a, b, c, d;
+    uint64_t cr, efer, exit_code;
+    uint16_t cs, ds;
+    volatile uint64_t *k0 = (volatile uint64_t *)TEST_PA, *k1;
+    int i, j;
+
+    cpuid(0x80000001, 0, &a, &b, &c, &d);
+    if (!check(c & (1 << 2), "CPUID: SVM")) {
+        return;
+    }
+    cpuid(0x8000000a, 0, &a, &b, &c, &d);
+    if (!check(d & 1, "CPUID: nested paging")) {
+        return;
+    }
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    for (i = 0; i < 512; i++) {
+        k0[i] = 0;
+    }
+
+    /* Nested page tables: identity, 2 MiB pages, KeyID 1 at TEST_PA */
+    npt4[0] = (uint64_t)npt3 | PTE_P | PTE_RW | NPT_U;
+    for (i = 0; i < 4; i++) {
+        npt3[i] = (uint64_t)npt2[i] | PTE_P | PTE_RW | NPT_U;
+        for (j = 0; j < 512; j++) {
+            uint64_t gpa = ((uint64_t)i << 30) | ((uint64_t)j << 21);
+
+            npt2[i][j] = gpa | PTE_P | PTE_RW | NPT_U | PTE_PS |
+                         (gpa == TEST_PA ? keyid_pa(1) : 0);
+        }
+    }
+
+    wrmsr_safe(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
+    wrmsr_safe(MSR_VM_HSAVE_PA, (uint64_t)hsave);
+    efer = rdmsr(MSR_EFER);
+
+    *(uint64_t *)(vmcb + 0x0c) = 3ULL << 32;        /* VMRUN, VMMCALL */
+    *(uint32_t *)(vmcb + 0x58) = 1;                 /* ASID */
+    *(uint64_t *)(vmcb + 0x90) = 1;                 /* nested paging */
+    *(uint64_t *)(vmcb + 0xb0) = (uint64_t)npt4;
+    asm volatile("mov %%cs, %0; mov %%ds, %1" : "=r"(cs), "=r"(ds));
+    vmcb_seg(0x400, ds, 0xc93);                     /* ES */
+    vmcb_seg(0x410, cs, 0xa9b);                     /* CS: 64-bit */
+    vmcb_seg(0x420, ds, 0xc93);                     /* SS */
+    vmcb_seg(0x430, ds, 0xc93);                     /* DS */
+    vmcb_table(0x460);                              /* GDTR */
+    vmcb_table(0x480);                              /* IDTR */
+    *(uint64_t *)(vmcb + 0x4d0) = efer;
+    asm volatile("mov %%cr4, %0" : "=r"(cr));
+    *(uint64_t *)(vmcb + 0x548) = cr;
+    asm volatile("mov %%cr3, %0" : "=r"(cr));
+    *(uint64_t *)(vmcb + 0x550) = cr;
+    asm volatile("mov %%cr0, %0" : "=r"(cr));
+    *(uint64_t *)(vmcb + 0x558) = cr;
+    *(uint64_t *)(vmcb + 0x560) = 0x400;            /* DR7 */
+    *(uint64_t *)(vmcb + 0x568) = 0xffff0ff0;       /* DR6 */
+    *(uint64_t *)(vmcb + 0x570) = 2;                /* RFLAGS */
+    *(uint64_t *)(vmcb + 0x578) = (uint64_t)l2_guest;
+    *(uint64_t *)(vmcb + 0x5d8) = (uint64_t)(l2_stack + sizeof(l2_stack));
+
+    asm volatile("vmrun" : : "a"(vmcb) : "rcx", "rdx", "rdi", "memory", "cc");
+    exit_code = *(uint64_t *)(vmcb + 0x70);
+    check_u64(exit_code, SVM_EXIT_VMMCALL,
+              "the nested guest ran and left by VMMCALL");
+
+    k1 = map_alias(4, 0, 1);
+    check(count_pattern(k1, 0) == 512,
+          "KeyID 1 reads what the nested guest wrote through the nested "
+          "page tables' KeyID 1");
+    check(count_pattern(k0, 0) == 0,
+          "KeyID 0 does not: the nested guest's writes used KeyID 1");
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -676,6 +810,8 @@ int main(void)
         test_pmem_write();
     } else if (cmdline_has("pmem-read")) {
         test_pmem_read();
+    } else if (cmdline_has("svm")) {
+        test_svm();
     } else if (cmdline_has("migrate")) {
         test_migrate();
     } else if (cmdline_has("flows")) {
