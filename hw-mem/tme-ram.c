@@ -164,6 +164,13 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
     if (!rr) {
         return;                 /* not RAM, or not managed */
     }
+    /*
+     * The common case, without the lock: only conversions with this vCPU
+     * stopped take a page away from a KeyID, so the owner we see stays.
+     */
+    if (qatomic_read(&rr->r.owner[(page - rr->r.gpa) / PAGE]) == keyid) {
+        return;
+    }
     for (;;) {
         uint16_t owner;
         bool bql, running;
