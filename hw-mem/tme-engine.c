@@ -13,6 +13,19 @@
 #define BLOCK           TME_XTS_BLOCK
 #define OWNER_SLOTS     (TME_KEYID_LIMIT + 2)   /* KeyIDs, then DRAM */
 
+/*
+ * Expanded AES keys of recently used KeyID keys, found by the key bytes,
+ * so that a conversion does not expand its keys again.
+ */
+#define KEY_CACHE       8
+
+typedef struct TMEKeyCacheEntry {
+    uint64_t last_use;          /* 0: empty */
+    uint8_t data_key[TME_XTS_KEY_BYTES];
+    uint8_t tweak_key[TME_XTS_KEY_BYTES];
+    TMEXtsKey key;
+} TMEKeyCacheEntry;
+
 struct TMEEngine {
     TMEKeyTable *keys;
     bool active;                /* TME activated: KeyID 0 has a key */
@@ -20,12 +33,13 @@ struct TMEEngine {
     uint64_t excl_base, excl_mask;
     uint64_t *owned;            /* pages per owner */
     uint64_t conversions;
+    TMEKeyCacheEntry cache[KEY_CACHE];
+    uint64_t uses;
 };
 
-/* How a KeyID transforms a page: not at all, or with a key */
+/* How a KeyID transforms a page: not at all (NULL), or with a key */
 typedef struct TMECipher {
-    bool identity;
-    TMEXtsKey key;
+    const TMEXtsKey *key;
 } TMECipher;
 
 static unsigned owner_slot(uint16_t owner)
@@ -45,7 +59,33 @@ TMEEngine *tme_engine_new(TMEKeyTable *keys)
 void tme_engine_free(TMEEngine *e)
 {
     g_free(e->owned);
+    memset(e->cache, 0, sizeof(e->cache));
     g_free(e);
+}
+
+/* The expanded key of a KeyID's key bytes, from the cache */
+static const TMEXtsKey *cached_key(TMEEngine *e, const TMEKeyEntry *entry)
+{
+    TMEKeyCacheEntry *c, *victim = &e->cache[0];
+    unsigned i;
+
+    for (i = 0; i < KEY_CACHE; i++) {
+        c = &e->cache[i];
+        if (c->last_use &&
+            !memcmp(c->data_key, entry->data_key, TME_XTS_KEY_BYTES) &&
+            !memcmp(c->tweak_key, entry->tweak_key, TME_XTS_KEY_BYTES)) {
+            c->last_use = ++e->uses;
+            return &c->key;
+        }
+        if (c->last_use < victim->last_use) {
+            victim = c;
+        }
+    }
+    memcpy(victim->data_key, entry->data_key, TME_XTS_KEY_BYTES);
+    memcpy(victim->tweak_key, entry->tweak_key, TME_XTS_KEY_BYTES);
+    tme_xts_set_key(&victim->key, entry->data_key, entry->tweak_key);
+    victim->last_use = ++e->uses;
+    return &victim->key;
 }
 
 void tme_engine_set_tme_key(TMEEngine *e, const uint8_t *data_key,
@@ -80,14 +120,13 @@ static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
 {
     TMEKeyEntry tmp;
 
-    c->identity = true;
+    c->key = NULL;
     if (keyid == TME_OWNER_DRAM || !e->active) {
         return;
     }
     if (keyid == 0) {
         if (!excluded(e, gpa)) {
-            c->identity = false;
-            c->key = e->tme_key;
+            c->key = &e->tme_key;
         }
         return;
     }
@@ -99,12 +138,10 @@ static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
     }
     switch (entry->mode) {
     case TME_KEY_MODE_TME:
-        c->identity = false;
-        c->key = e->tme_key;
+        c->key = &e->tme_key;
         break;
     case TME_KEY_MODE_KEYID:
-        c->identity = false;
-        tme_xts_set_key(&c->key, entry->data_key, entry->tweak_key);
+        c->key = cached_key(e, entry);
         break;
     default:
         break;
@@ -163,14 +200,7 @@ static void transform(const TMECipher *from, const TMECipher *to,
                       uint64_t page_gpa, size_t off, size_t len,
                       uint8_t *page)
 {
-    if (!from->identity) {
-        tme_xts_encrypt(&from->key, page_gpa, off, len, page + off,
-                        page + off);
-    }
-    if (!to->identity) {
-        tme_xts_decrypt(&to->key, page_gpa, off, len, page + off,
-                        page + off);
-    }
+    tme_xts_reencrypt(from->key, to->key, page_gpa, off, len, page + off);
 }
 
 void tme_engine_convert(TMEEngine *e, TMERegion *r, uint64_t gpa,

@@ -40,4 +40,13 @@ void tme_xts_encrypt(const TMEXtsKey *k, uint64_t page_addr, size_t offset,
 void tme_xts_decrypt(const TMEXtsKey *k, uint64_t page_addr, size_t offset,
                      size_t len, uint8_t *dst, const uint8_t *src);
 
+/*
+ * In place, @buf := D_to(E_from(@buf)) for @len bytes at byte @offset of
+ * the page at @page_addr, in fewer passes than an encryption followed by
+ * a decryption; a NULL key stands for no encryption.
+ */
+void tme_xts_reencrypt(const TMEXtsKey *from, const TMEXtsKey *to,
+                       uint64_t page_addr, size_t offset, size_t len,
+                       uint8_t *buf);
+
 #endif

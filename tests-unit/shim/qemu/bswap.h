@@ -19,6 +19,16 @@ static inline uint64_t ldq_le_p(const void *p)
     return le64toh(v);
 }
 
+static inline uint64_t le64_to_cpu(uint64_t v)
+{
+    return le64toh(v);
+}
+
+static inline uint64_t cpu_to_le64(uint64_t v)
+{
+    return htole64(v);
+}
+
 static inline void stq_le_p(void *p, uint64_t v)
 {
     v = htole64(v);
