@@ -51,8 +51,9 @@ static inline void mul_alpha4(uint64_t *t0, uint64_t *t1)
 
 /*
  * The tweaks of the blocks [first, first + n) of the page, as the bytes
- * that are XORed with the data (two little-endian halves each) in @tw.  Four independent chains, each advanced
- * by alpha^4, keep the CPU busy where one chain would wait on itself.
+ * that are XORed with the data (two little-endian halves each) in @tw.
+ * Four independent chains, each advanced by alpha^4, keep the CPU busy
+ * where one chain would wait on itself.
  */
 static void xts_tweaks(const TMEXtsKey *k, uint64_t page_addr, size_t first,
                        size_t n, uint64_t *tw)
