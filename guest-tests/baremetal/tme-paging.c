@@ -15,7 +15,8 @@
  * page for the debug readers of run-debug) | flows (EvictPage, AddPage
  * and paging, spec 7.4 to 7.6) | exclusion | pmem-write, pmem-read
  * (an NVDIMM at 4 GiB, for run-pmem) | migrate (for run-migration) |
- * svm (nested paging with a KeyID) | secret.
+ * svm (nested paging with a KeyID) | straddle (one access through two
+ * KeyIDs) | secret.
  * phys-bits=N keyid-bits=N.
  */
 
@@ -769,6 +770,58 @@ static void test_svm(void)
           "KeyID 0 does not: the nested guest's writes used KeyID 1");
 }
 
+/*
+ * One access through two KeyIDs (DESIGN 4.3): virtual pages X and X + 1
+ * map the same physical page through KeyIDs 1 and 2, and a load or
+ * store crosses from X into X + 1.  One owner cannot serve both parts;
+ * the defined outcome is that the whole access goes through the KeyID
+ * of the page it ends in.
+ */
+static uint64_t pt_straddle[512] __attribute__((aligned(4096)));
+
+static void test_straddle(void)
+{
+    volatile uint8_t *x = (volatile uint8_t *)(4 * GIB + TEST_PA);
+    volatile uint64_t *k1 = (volatile uint64_t *)x;
+    volatile uint64_t *k2 = (volatile uint64_t *)(x + 4096);
+    uint64_t got, want, lo, hi;
+    int i;
+
+    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(program(2, 0, key2_data, key2_tweak), 0,
+              "PCONFIG KeyID 2 KEYID_SET_KEY_DIRECT");
+    pt_straddle[0] = TEST_PA | keyid_pa(1) | PTE_P | PTE_RW;
+    pt_straddle[1] = TEST_PA | keyid_pa(2) | PTE_P | PTE_RW;
+    pd_alias[0][TEST_PA >> 21] = (uint64_t)pt_straddle | PTE_P | PTE_RW;
+    pdpt[4] = (uint64_t)pd_alias[0] | PTE_P | PTE_RW;
+    flush_tlb();
+
+    for (i = 0; i < 512; i++) {
+        k1[i] = pattern(i);
+    }
+    /* The bytes KeyID 2 sees at the end and at the start of the page */
+    hi = k2[511];
+    lo = k2[0];
+    want = (hi >> 32) | (lo << 32);
+    asm volatile("mov (%1), %0" : "=r"(got) : "r"(x + 4092) : "memory");
+    check_u64(got, want, "a load that crosses from KeyID 1's page into "
+              "KeyID 2's sees both parts through KeyID 2");
+    check(got != ((pattern(511) >> 32) | (pattern(0) << 32)),
+          "... and not KeyID 1's plaintext");
+
+    asm volatile("mov %0, (%1)" : : "r"(0x1111222233334444ULL),
+                 "r"(x + 4092) : "memory");
+    check(k2[511] >> 32 == 0x33334444 && (uint32_t)k2[0] == 0x11112222,
+          "a store across them writes both parts through KeyID 2");
+    check(k1[1] != pattern(1) && k2[1] != pattern(1),
+          "KeyID 1's view of the stored 16-byte block is garbled, and "
+          "KeyID 2 reads garbage elsewhere");
+    check(count_pattern(k1, 0) == 508,
+          "KeyID 1 reads its data back except the two 16-byte blocks "
+          "that the store touched");
+}
+
 static void test_plain(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -810,6 +863,8 @@ int main(void)
         test_pmem_write();
     } else if (cmdline_has("pmem-read")) {
         test_pmem_read();
+    } else if (cmdline_has("straddle")) {
+        test_straddle();
     } else if (cmdline_has("svm")) {
         test_svm();
     } else if (cmdline_has("migrate")) {
