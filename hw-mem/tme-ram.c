@@ -271,8 +271,8 @@ void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
         return;
     }
     qemu_mutex_lock(&tme_ram->lock);
-    tme_ram->keyid_shift = keyid_shift;
-    tme_ram->keyid_bits = key ? keyid_bits : 0;
+    qatomic_set(&tme_ram->keyid_shift, keyid_shift);
+    qatomic_set(&tme_ram->keyid_bits, key ? keyid_bits : 0);
     tme_engine_set_tme_key(tme_ram->engine, key,
                            key ? key + TME_XTS_KEY_BYTES : NULL);
     tme_engine_set_exclusion(tme_ram->engine, excl_base, excl_mask);
@@ -416,10 +416,9 @@ hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
     if (!tme_ram_enabled()) {
         return addr;
     }
-    qemu_mutex_lock(&tme_ram->lock);
-    shift = tme_ram->keyid_shift;
-    bits = tme_ram->keyid_bits;
-    qemu_mutex_unlock(&tme_ram->lock);
+    /* Set at activation; a debugger racing with it sees either state */
+    bits = qatomic_read(&tme_ram->keyid_bits);
+    shift = qatomic_read(&tme_ram->keyid_shift);
     if (!bits) {
         return addr;
     }
