@@ -422,6 +422,12 @@ def b5_memory(cfg, R):
 
 
 # ----------------------------------------------------------------- main
+def repo_path(path):
+    """@path relative to the repository, so that results name no host path"""
+    top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.path.relpath(os.path.abspath(path), top)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--patched', required=True)
@@ -457,7 +463,8 @@ def main():
     R = {'started': datetime.datetime.now().astimezone().isoformat(
              timespec='seconds'),
          'quick': cfg.quick, 'reps': cfg.reps, 'machine': machine(cfg),
-         'qemu': {'patched': cfg.patched, 'stock': cfg.stock}}
+         'qemu': {'patched': repo_path(cfg.patched),
+                  'stock': repo_path(cfg.stock)}}
     log('machine: %(cpu_model)s, %(cpus_online)s CPUs, AES-NI %(aes_ni)s, '
         'VAES %(vaes)s' % R['machine'])
     for name, fn in [('b1', b1_boot), ('b2', b2_memory),
