@@ -40,24 +40,6 @@ extern uint64_t pdpt[512];
 static uint64_t pd_alias[2][512] __attribute__((aligned(4096)));
 static uint64_t phys_bits, keyid_bits;
 
-/* MKTME_KEY_PROGRAM_STRUCT (spec 6.2.5) */
-struct key_program {
-    uint16_t keyid;
-    uint32_t keyid_ctrl;
-    uint8_t rsvd[58];
-    uint8_t key_field_1[64];
-    uint8_t key_field_2[64];
-} __attribute__((packed, aligned(256)));
-
-static struct key_program kp __attribute__((aligned(256)));
-
-static void flush_tlb(void)
-{
-    uint64_t cr3;
-
-    asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
-}
-
 /*
  * Map [slot GiB, slot GiB + 1 GiB) onto [@pa, @pa + 1 GiB) of physical
  * memory through @keyid, with 2 MiB pages; slot is 4 or 5.
@@ -79,17 +61,15 @@ static uint8_t *map_keyid(int slot, uint64_t keyid, uint64_t pa)
 /* PCONFIG KEYID_SET_KEY_DIRECT, AES-XTS-128, keys derived from @keyid */
 static void set_direct_key(uint16_t keyid)
 {
-    uint64_t rax = 0;
+    uint8_t data[16], tweak[16];
+    uint64_t rax;
     int i;
 
-    kp.keyid = keyid;
-    kp.keyid_ctrl = 0 | (1 << 8);
-    for (i = 0; i < 64; i++) {
-        kp.key_field_1[i] = i < 16 ? (uint8_t)(keyid * 37 + i) : 0;
-        kp.key_field_2[i] = i < 16 ? (uint8_t)(keyid * 91 + 3 * i + 1) : 0;
+    for (i = 0; i < 16; i++) {
+        data[i] = keyid * 37 + i;
+        tweak[i] = keyid * 91 + 3 * i + 1;
     }
-    asm volatile(".byte 0x0f, 0x01, 0xc5" : "+a"(rax) : "b"(&kp)
-                 : "memory", "cc");
+    rax = mktme_program(keyid, 0, data, tweak);
     if (rax) {
         printf("Bail out! PCONFIG of KeyID %d returned %lu\n", keyid, rax);
         exit_qemu(2);

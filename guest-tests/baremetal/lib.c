@@ -429,3 +429,29 @@ void tap_done(void)
     printf("1..%d\n", tap_count);
     exit_qemu(tap_failed ? 1 : 0);
 }
+
+static struct mktme_key_program mktme_kp;
+
+uint64_t mktme_program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
+                       const uint8_t *tweak)
+{
+    uint64_t rax = 0;
+    int i;
+
+    mktme_kp.keyid = keyid;
+    mktme_kp.keyid_ctrl = cmd | (1 << 8);   /* AES-XTS-128 */
+    for (i = 0; i < 64; i++) {
+        mktme_kp.key_field_1[i] = data && i < 16 ? data[i] : 0;
+        mktme_kp.key_field_2[i] = tweak && i < 16 ? tweak[i] : 0;
+    }
+    asm volatile(".byte 0x0f, 0x01, 0xc5" : "+a"(rax) : "b"(&mktme_kp)
+                 : "memory", "cc");
+    return rax;
+}
+
+void flush_tlb(void)
+{
+    uint64_t cr3;
+
+    asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+}

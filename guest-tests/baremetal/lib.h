@@ -76,6 +76,26 @@ bool cmdline_has(const char *word);
 /* key=value on the command line, or @dflt */
 uint64_t cmdline_opt(const char *key, uint64_t dflt);
 
+/* MKTME_KEY_PROGRAM_STRUCT (spec 6.2.5) */
+struct mktme_key_program {
+    uint16_t keyid;
+    uint32_t keyid_ctrl;
+    uint8_t rsvd[58];
+    uint8_t key_field_1[64];
+    uint8_t key_field_2[64];
+} __attribute__((packed, aligned(256)));
+
+/*
+ * PCONFIG MKTME_KEY_PROGRAM of KeyID @keyid: command @cmd with
+ * AES-XTS-128 and the 16-byte keys @data and @tweak (NULL: zeroes).
+ * Returns RAX.
+ */
+uint64_t mktme_program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
+                       const uint8_t *tweak);
+
+/* Drop every TLB entry but global ones: reload CR3 */
+void flush_tlb(void);
+
 uint8_t cmos_read(uint8_t idx);
 void cmos_write(uint8_t idx, uint8_t val);
 void system_reset(void);

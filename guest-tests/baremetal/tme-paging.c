@@ -38,13 +38,6 @@ static uint64_t keyid_pa(uint64_t keyid)
     return keyid << (phys_bits - keyid_bits);
 }
 
-static void flush_tlb(void)
-{
-    uint64_t cr3;
-
-    asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
-}
-
 /*
  * Map [n GiB, n GiB + 1 GiB) onto the first GiB with 2 MiB pages through
  * a PD whose pointer carries @dir_keyid and whose entries carry @keyid.
@@ -103,35 +96,6 @@ static void test_mktme(void)
           last_exc.error);
 }
 
-/* MKTME_KEY_PROGRAM_STRUCT */
-struct key_program {
-    uint16_t keyid;
-    uint32_t keyid_ctrl;
-    uint8_t rsvd[58];
-    uint8_t key_field_1[64];
-    uint8_t key_field_2[64];
-} __attribute__((packed, aligned(256)));
-
-static struct key_program kp __attribute__((aligned(256)));
-
-/* PCONFIG KeyID @keyid: @cmd, with the keys @data and @tweak (16 bytes) */
-static uint64_t program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
-                        const uint8_t *tweak)
-{
-    uint64_t rax = 0;
-    int i;
-
-    kp.keyid = keyid;
-    kp.keyid_ctrl = cmd | (1 << 8);         /* AES-XTS-128 */
-    for (i = 0; i < 64; i++) {
-        kp.key_field_1[i] = data && i < 16 ? data[i] : 0;
-        kp.key_field_2[i] = tweak && i < 16 ? tweak[i] : 0;
-    }
-    asm volatile(".byte 0x0f, 0x01, 0xc5" : "+a"(rax) : "b"(&kp)
-                 : "memory", "cc");
-    return rax;
-}
-
 static const uint8_t key1_data[16] = {
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
     0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f };
@@ -140,6 +104,16 @@ static const uint8_t key1_tweak[16] = {
     0x70, 0x60, 0x50, 0x40, 0x30, 0x20, 0x10, 0x00 };
 static const uint8_t key3_data[16] = { 0x33, 0x33, 0x33, 0x33, 0x01 };
 static const uint8_t key3_tweak[16] = { 0x44, 0x44, 0x44, 0x44, 0x02 };
+
+/* KeyID 1: direct key, KeyID 2: NO_ENCRYPT, KeyID 3: another key */
+static void program_keyids_123(void)
+{
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(mktme_program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+}
 
 static uint64_t pattern(int i)
 {
@@ -158,11 +132,7 @@ static void test_alias(void)
     uint64_t ct[4], v;
     int i, same;
 
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
-              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
-    check_u64(program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
-    check_u64(program(3, 0, key3_data, key3_tweak), 0,
-              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    program_keyids_123();
     k1 = map_alias(4, 0, 1);
     k2 = map_alias(5, 0, 2);
 
@@ -209,14 +179,14 @@ static void test_alias(void)
     k1[9] = pattern(9);
 
     /* A key change: the page reads as D_new(E_old(P)) */
-    check_u64(program(1, 0, key3_data, key3_tweak), 0,
+    check_u64(mktme_program(1, 0, key3_data, key3_tweak), 0,
               "PCONFIG KeyID 1 takes KeyID 3's key");
     k3 = map_alias(4, 0, 3);
     for (same = 1, i = 0; i < 512; i++) {
         same &= k1[i] == k3[i];
     }
     check(same, "after the key change KeyIDs 1 and 3 agree");
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 gets its key back");
     for (same = 1, i = 0; i < 512; i++) {
         same &= k1[i] == pattern(i);
@@ -224,7 +194,7 @@ static void test_alias(void)
     check(same, "with its old key back KeyID 1 reads its plaintext");
 
     /* KEYID_CLEAR_KEY: KeyID 1 uses the TME key, like KeyID 0 */
-    check_u64(program(1, 2, NULL, NULL), 0, "PCONFIG KeyID 1 CLEAR_KEY");
+    check_u64(mktme_program(1, 2, NULL, NULL), 0, "PCONFIG KeyID 1 CLEAR_KEY");
     k0[5] = 0x1234;
     check_u64(k1[5], 0x1234, "a cleared KeyID 1 reads what KeyID 0 wrote");
 }
@@ -320,7 +290,7 @@ static void test_dma(void)
     uint16_t sel;
     int i, same;
 
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
     k1 = map_alias(4, 0, 1);
     for (i = 0; i < 512; i++) {
@@ -362,9 +332,9 @@ static void test_debug(void)
     volatile uint64_t *k1;
     int i;
 
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
-    check_u64(program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
+    check_u64(mktme_program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
     k1 = map_alias(4, 0, 1);
     for (i = 0; i < 512; i++) {
         k1[i] = pattern(i);
@@ -417,11 +387,11 @@ static void test_flows(void)
     volatile uint64_t *swap = (volatile uint64_t *)SWAP_PA;
     int i;
 
-    check_u64(program(2, 0, key2_data, key2_tweak), 0,
+    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
               "PCONFIG KeyID 2 (VM2) KEYID_SET_KEY_DIRECT");
-    check_u64(program(3, 0, key3_data, key3_tweak), 0,
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
               "PCONFIG KeyID 3 (VM3) KEYID_SET_KEY_DIRECT");
-    check_u64(program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
+    check_u64(mktme_program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
 
     /* VM2 owns the page and keeps a secret in it */
     vm2 = map_alias(4, 0, 2);
@@ -483,7 +453,7 @@ static void test_exclusion(void)
     volatile uint64_t *out = (volatile uint64_t *)SWAP_PA;
     int i;
 
-    check_u64(program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
+    check_u64(mktme_program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
     for (i = 0; i < 512; i++) {
         k0[i] = pattern(i);
         out[i] = pattern(i);
@@ -532,7 +502,7 @@ static void test_pmem_write(void)
         p0[i] = pattern(i) ^ PMEM_SALT0;
     }
     if (mktme) {
-        check_u64(program(1, 0, key1_data, key1_tweak), 0,
+        check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
                   "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
         p1 = map_pmem(1) + 512;
         for (i = 0; i < 512; i++) {
@@ -553,7 +523,7 @@ static void test_pmem_read(void)
     int n0, n1;
 
     n0 = count_pattern(map_pmem(0), PMEM_SALT0);
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
     p1 = map_pmem(1) + 512;
     n1 = count_pattern(p1, PMEM_SALT1);
@@ -578,11 +548,7 @@ static void test_migrate(void)
     uint64_t ct1[4], ct3[4];
     int i, same;
 
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
-              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
-    check_u64(program(2, 3, NULL, NULL), 0, "PCONFIG KeyID 2 NO_ENCRYPT");
-    check_u64(program(3, 0, key3_data, key3_tweak), 0,
-              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    program_keyids_123();
     k1 = map_alias(4, 0, 1);
     for (i = 0; i < 512; i++) {
         k1[i] = pattern(i);
@@ -627,7 +593,7 @@ static void test_migrate(void)
     k1 = map_alias(5, 0, 1);
     check(count_pattern(k1, 0) == 512,
           "migrated: KeyID 1 converts its page back and reads it");
-    check_u64(program(1, 0, key3_data, key3_tweak), 0,
+    check_u64(mktme_program(1, 0, key3_data, key3_tweak), 0,
               "PCONFIG KeyID 1 takes KeyID 3's key after migration");
     k3 = map_alias(4, 0, 3);
     for (same = 1, i = 0; i < 512; i++) {
@@ -711,7 +677,7 @@ static void test_svm(void)
     if (!check(d & 1, "CPUID: nested paging")) {
         return;
     }
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
     for (i = 0; i < 512; i++) {
         k0[i] = 0;
@@ -787,9 +753,9 @@ static void test_straddle(void)
     uint64_t got, want, lo, hi;
     int i;
 
-    check_u64(program(1, 0, key1_data, key1_tweak), 0,
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
-    check_u64(program(2, 0, key2_data, key2_tweak), 0,
+    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
               "PCONFIG KeyID 2 KEYID_SET_KEY_DIRECT");
     pt_straddle[0] = TEST_PA | keyid_pa(1) | PTE_P | PTE_RW;
     pt_straddle[1] = TEST_PA | keyid_pa(2) | PTE_P | PTE_RW;

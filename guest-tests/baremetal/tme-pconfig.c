@@ -39,15 +39,7 @@
 #define F_OF    (1 << 11)
 #define F_STATUS (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
 
-struct key_program {
-    uint16_t keyid;
-    uint32_t keyid_ctrl;
-    uint8_t rsvd[58];
-    uint8_t key_field_1[64];
-    uint8_t key_field_2[64];
-} __attribute__((packed, aligned(256)));
-
-static struct key_program kp_buf[2] __attribute__((aligned(4096)));
+static struct mktme_key_program kp_buf[2] __attribute__((aligned(4096)));
 #define kp (&kp_buf[0])
 
 extern uint32_t compat_flags_in, compat_flags_out;
@@ -384,7 +376,7 @@ static void test_protected(void)
 /* 6.2.9: real-address mode */
 static void test_real(void)
 {
-    struct key_program *low = (struct key_program *)LEGACY_KP;
+    struct mktme_key_program *low = (struct mktme_key_program *)LEGACY_KP;
 
     prepare(2, CMD_DIRECT, ALG_AES_XTS_128);
     *low = *kp;
