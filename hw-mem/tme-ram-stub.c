@@ -54,8 +54,7 @@ hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
     return addr;
 }
 
-bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,
-                  bool is_write)
+bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 {
     return false;
 }

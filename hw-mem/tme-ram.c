@@ -426,26 +426,13 @@ hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
     return addr & ~MAKE_64BIT_MASK(shift, bits);
 }
 
-bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,
-                  bool is_write)
+bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 {
     TMERamRegion *rr = region_of_gpa(gpa);
+    MemTxAttrs attrs = { .debug = 1, .keyid = keyid };
 
-    if (!rr || gpa + len - rr->r.gpa > rr->r.size ||
-        (is_write && keyid == TME_OWNER_DRAM)) {
-        return false;
-    }
-    qemu_mutex_lock(&tme_ram->lock);
-    if (is_write) {
-        tme_engine_write(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
-        memory_region_invalidate_and_set_dirty(rr->mr,
-                                               rr->offset + (gpa - rr->r.gpa),
-                                               len);
-    } else {
-        tme_engine_read(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
-    }
-    qemu_mutex_unlock(&tme_ram->lock);
-    return true;
+    return rr && tme_ram_access(rr->mr, rr->offset + (gpa - rr->r.gpa), buf,
+                                len, false, attrs);
 }
 
 uint64_t tme_ram_pages_owned(uint16_t owner)

@@ -95,11 +95,11 @@ hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len);
 hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs);
 
 /*
- * Debug views: @len bytes at @gpa as @keyid sees them, or as DRAM holds
- * them (keyid TME_RAM_DRAM, read only).  False if not managed RAM.
+ * Read @len bytes at @gpa as @keyid sees them, or as DRAM holds them
+ * (keyid TME_RAM_DRAM), without converting pages: tme_ram_access() by
+ * physical address.  False if not managed RAM.
  */
-bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len,
-                  bool is_write);
+bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len);
 
 /* Counters for the monitor */
 uint64_t tme_ram_pages_owned(uint16_t owner);

@@ -246,7 +246,7 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         bool viewed = false;
 
         if (host) {
-            viewed = tme_ram_view(page, TME_RAM_DRAM, buf, DRAM_PAGE, false);
+            viewed = tme_ram_view(page, TME_RAM_DRAM, buf, DRAM_PAGE);
             if (!viewed) {
                 memcpy(buf, host, DRAM_PAGE);
             }
