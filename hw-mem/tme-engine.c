@@ -267,6 +267,16 @@ void tme_engine_write(TMEEngine *e, TMERegion *r, uint64_t gpa, size_t len,
     for_each_part(e, r, gpa, len, keyid, true, (uint8_t *)buf);
 }
 
+void tme_engine_encrypt_page(TMEEngine *e, uint16_t keyid, uint64_t gpa,
+                             uint8_t *page)
+{
+    TMECipher c;
+
+    cipher_of(e, keyid, gpa & ~(uint64_t)(PAGE - 1), NULL, &c);
+    tme_xts_reencrypt(c.key, NULL, gpa & ~(uint64_t)(PAGE - 1), 0, PAGE,
+                      page);
+}
+
 void tme_engine_rekey_page(TMEEngine *e, TMERegion *r, uint64_t gpa,
                            const TMEKeyEntry *old)
 {

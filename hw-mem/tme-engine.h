@@ -76,6 +76,13 @@ void tme_engine_rekey(TMEEngine *e, TMERegion *r, uint16_t keyid,
 void tme_engine_rekey_page(TMEEngine *e, TMERegion *r, uint64_t gpa,
                            const TMEKeyEntry *old);
 
+/*
+ * @page, the bytes of the page at @gpa as @keyid wrote them, becomes what
+ * DRAM holds, for memory outside the engine's regions.
+ */
+void tme_engine_encrypt_page(TMEEngine *e, uint16_t keyid, uint64_t gpa,
+                             uint8_t *page);
+
 /* Pages that @owner owns, over all regions */
 uint64_t tme_engine_pages_owned(TMEEngine *e, uint16_t owner);
 uint64_t tme_engine_conversions(TMEEngine *e);

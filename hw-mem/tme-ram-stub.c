@@ -59,6 +59,11 @@ bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
     return false;
 }
 
+bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page)
+{
+    return false;
+}
+
 uint64_t tme_ram_pages_owned(uint16_t owner)
 {
     return 0;

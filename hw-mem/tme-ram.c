@@ -435,6 +435,17 @@ bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
                                 len, false, attrs);
 }
 
+bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page)
+{
+    if (!tme_ram) {
+        return false;
+    }
+    qemu_mutex_lock(&tme_ram->lock);
+    tme_engine_encrypt_page(tme_ram->engine, 0, gpa, page);
+    qemu_mutex_unlock(&tme_ram->lock);
+    return true;
+}
+
 uint64_t tme_ram_pages_owned(uint16_t owner)
 {
     uint64_t n;

@@ -101,6 +101,13 @@ hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs);
  */
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len);
 
+/*
+ * @page, the bytes that KeyID 0 sees in a page at @gpa of RAM that the
+ * layer does not manage, becomes what DRAM holds.  False without the
+ * layer (without TME, DRAM holds the plaintext).
+ */
+bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page);
+
 /* Counters for the monitor */
 uint64_t tme_ram_pages_owned(uint16_t owner);
 uint64_t tme_ram_pages_total(void);

@@ -15,9 +15,6 @@
 #include "qobject/qdict.h"
 #include "exec/memory.h"
 #include "exec/address-spaces.h"
-#ifdef CONFIG_NETTLE
-#include "hw/mem/tme-xts.h"
-#endif
 #include "hw/mem/tme-keytable.h"
 #include "hw/mem/tme-ram.h"
 #include "cpu.h"
@@ -174,29 +171,19 @@ static uint8_t *dram_page(uint64_t page, MemoryRegion **mr)
            sec.offset_within_region;
 }
 
-static bool dram_excluded(uint64_t page, uint64_t base, uint64_t mask)
-{
-    uint64_t m = mask & ~(uint64_t)(DRAM_PAGE - 1);
-
-    return (mask & TME_EXCLUDE_MASK_ENABLE) && (page & m) == (base & m);
-}
-
 /*
  * The DRAM image of each page: the encryption layer's view of it under
- * its owner's key; for RAM it does not manage, the TME encryption of
- * what the CPU sees.
+ * its owner's key; for RAM it does not manage, what the CPU sees,
+ * encrypted as KeyID 0.
  */
 void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
                          Error **errp)
 {
-    uint8_t key[TME_KEY_BYTES], buf[DRAM_PAGE];
-    uint64_t page, first, last, excl_base, excl_mask;
+    uint8_t buf[DRAM_PAGE];
+    uint64_t page, first, last;
     MemoryRegion *mr;
-    bool active, ok = true;
+    bool ok = true;
     FILE *f;
-#ifdef CONFIG_NETTLE
-    TMEXtsKey xts;
-#endif
 
     if (!size) {
         error_setg(errp, "size must not be 0");
@@ -223,17 +210,6 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         }
     }
 
-    active = x86_tme_dram_cipher(key, &excl_base, &excl_mask);
-#ifdef CONFIG_NETTLE
-    tme_xts_set_key(&xts, key, key + TME_XTS_KEY_BYTES);
-#else
-    if (active) {
-        error_setg(errp, "QEMU was built without Nettle: no AES-XTS");
-        return;
-    }
-#endif
-    memset(key, 0, sizeof(key));
-
     f = fopen(filename, "wb");
     if (!f) {
         error_setg_file_open(errp, errno, filename);
@@ -243,13 +219,10 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         uint64_t from = MAX(addr, page);
         uint64_t to = MIN(addr + size - 1, page + DRAM_PAGE - 1);
         uint8_t *host = dram_page(page, &mr);
-        bool viewed = false;
 
-        if (host) {
-            viewed = tme_ram_view(page, TME_RAM_DRAM, buf, DRAM_PAGE);
-            if (!viewed) {
-                memcpy(buf, host, DRAM_PAGE);
-            }
+        if (host && !tme_ram_view(page, TME_RAM_DRAM, buf, DRAM_PAGE)) {
+            memcpy(buf, host, DRAM_PAGE);
+            tme_ram_encrypt_page(page, buf);
         }
         if (mr) {
             memory_region_unref(mr);
@@ -259,12 +232,6 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
             ok = false;
             break;
         }
-#ifdef CONFIG_NETTLE
-        if (!viewed && active &&
-            !dram_excluded(page, excl_base, excl_mask)) {
-            tme_xts_encrypt(&xts, page, 0, DRAM_PAGE, buf, buf);
-        }
-#endif
         if (fwrite(buf + (from - page), 1, to - from + 1, f) !=
             to - from + 1) {
             error_setg(errp, "writing to '%s' failed", filename);
@@ -275,9 +242,6 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
             break;
         }
     }
-#ifdef CONFIG_NETTLE
-    memset(&xts, 0, sizeof(xts));
-#endif
     memset(buf, 0, sizeof(buf));
     if (fclose(f) && ok) {
         error_setg_errno(errp, errno, "writing to '%s' failed", filename);

@@ -606,28 +606,6 @@ void x86_tme_status(X86TMEStatus *st)
     qemu_mutex_unlock(&tme_pkg->lock);
 }
 
-/*
- * The TME key (data key, then tweak key) and the exclusion range, for a
- * view of DRAM; false while TME is not active (DRAM holds plaintext)
- */
-bool x86_tme_dram_cipher(uint8_t *key, uint64_t *excl_base,
-                         uint64_t *excl_mask)
-{
-    bool active;
-
-    if (!tme_pkg) {
-        return false;
-    }
-    qemu_mutex_lock(&tme_pkg->lock);
-    active = (tme_pkg->activate & TME_ACTIVATE_LOCK) &&
-             (tme_pkg->activate & TME_ACTIVATE_ENABLE);
-    memcpy(key, tme_pkg->key, TME_KEY_BYTES);
-    *excl_base = tme_pkg->exclude_base;
-    *excl_mask = tme_pkg->exclude_mask;
-    qemu_mutex_unlock(&tme_pkg->lock);
-    return active;
-}
-
 /* The key table and MK_TME_MAX_KEYS; NULL without MKTME */
 TMEKeyTable *x86_tme_keytable(uint32_t *max_keys)
 {

@@ -67,8 +67,6 @@ bool x86_tme_random(void *buf, size_t len);
 uint32_t x86_tme_pconfig_delay_us(void);
 TMEKeyTable *x86_tme_keytable(uint32_t *max_keys);
 void x86_tme_status(X86TMEStatus *st);
-bool x86_tme_dram_cipher(uint8_t *key, uint64_t *excl_base,
-                         uint64_t *excl_mask);
 void x86_tme_cpu_reset(X86CPU *cpu);
 void x86_tme_smi(X86CPU *cpu);
 bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val);
