@@ -7,6 +7,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "hw/mem/tme-ram.h"
 
 uint64_t tme_ram_foreign_pages;
@@ -62,6 +63,27 @@ bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page)
 {
     return false;
+}
+
+bool tme_ram_add_blocker(Error **reasonp, Error **errp)
+{
+    return true;
+}
+
+void tme_ram_del_blocker(Error **reasonp)
+{
+    error_free(*reasonp);
+    *reasonp = NULL;
+}
+
+bool tme_ram_promise_keyids(Error **errp)
+{
+    return true;
+}
+
+bool tme_ram_claim_keyids(void)
+{
+    return true;
 }
 
 uint64_t tme_ram_pages_owned(uint16_t owner)

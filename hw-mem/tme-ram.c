@@ -14,7 +14,9 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/lockable.h"
 #include "qemu/main-loop.h"
 #include "qemu/units.h"
 #include "exec/memory.h"
@@ -55,10 +57,26 @@ typedef struct TMERam {
     Notifier machine_done;
     unsigned keyid_shift;       /* KeyID bits of physical addresses */
     unsigned keyid_bits;
+    bool at_rest;               /* some region is file-backed */
 } TMERam;
 
 static TMERam *tme_ram;
 uint64_t tme_ram_foreign_pages;
+
+/*
+ * Sharers of guest RAM (tme_ram_add_blocker) against what makes host
+ * bytes differ from KeyID 0's view.  Not in TMERam: vhost netdevs are
+ * created before the CPUs, which create TMERam.
+ */
+static QemuMutex tme_ram_blocker_lock;
+static GSList *tme_ram_blockers;        /* Error *, each sharer's reason */
+static bool tme_ram_keyids_promised;    /* the firmware will enable them */
+static bool tme_ram_keyids_on;          /* KeyIDs other than 0 enabled */
+
+static void __attribute__((constructor)) tme_ram_blocker_init(void)
+{
+    qemu_mutex_init(&tme_ram_blocker_lock);
+}
 
 bool tme_ram_enabled(void)
 {
@@ -267,6 +285,9 @@ void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
                          uint64_t excl_mask, unsigned keyid_shift,
                          unsigned keyid_bits)
 {
+    qemu_mutex_lock(&tme_ram_blocker_lock);
+    tme_ram_keyids_on = key && keyid_bits;
+    qemu_mutex_unlock(&tme_ram_blocker_lock);
     if (!tme_ram) {
         return;
     }
@@ -609,13 +630,97 @@ static void tme_ram_machine_done(Notifier *n, void *unused)
         for (j = 0; rr->at_rest && j < rr->r.size / PAGE; j++) {
             rr->r.owner[j] = TME_OWNER_DRAM;
         }
+        t->at_rest |= rr->at_rest;
         done += rr->r.size / PAGE;
         tme_engine_add_region(t->engine, &rr->r);
         t->nr_regions++;
     }
+    qemu_mutex_lock(&tme_ram_blocker_lock);
+    if (t->at_rest && tme_ram_blockers) {
+        error_report("%s, which is not possible while file-backed guest RAM"
+                     " holds ciphertext (TME)",
+                     error_get_pretty(tme_ram_blockers->data));
+        error_printf("Use memory-backend-memfd for guest RAM.\n");
+        exit(1);
+    }
+    qemu_mutex_unlock(&tme_ram_blocker_lock);
     tme_ram_update_foreign();
     qemu_add_vm_change_state_handler(tme_ram_vm_state, NULL);
     vmstate_register(NULL, 0, &vmstate_tme_ram, t);
+}
+
+/* Why guest RAM cannot be shared now, or NULL; blocker lock held */
+static const char *tme_ram_share_conflict(const char **hint)
+{
+    if (tme_ram_keyids_promised) {
+        *hint = "Use tme-keyid-bits=0 (TME without MKTME) or"
+                " tme-activate=off.\n";
+        return "the firmware enables MKTME KeyIDs other than 0";
+    }
+    if (tme_ram_keyids_on) {
+        *hint = "The guest enabled them; a reset disables them.\n";
+        return "MKTME KeyIDs other than 0 are enabled";
+    }
+    if (tme_ram && tme_ram->at_rest) {
+        *hint = "Use memory-backend-memfd for guest RAM.\n";
+        return "file-backed guest RAM holds ciphertext (TME)";
+    }
+    return NULL;
+}
+
+bool tme_ram_add_blocker(Error **reasonp, Error **errp)
+{
+    const char *conflict, *hint;
+
+    QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
+    conflict = tme_ram_share_conflict(&hint);
+    if (conflict) {
+        error_setg(errp, "%s, which is not possible while %s",
+                   error_get_pretty(*reasonp), conflict);
+        error_append_hint(errp, "%s", hint);
+        error_free(*reasonp);
+        *reasonp = NULL;
+        return false;
+    }
+    tme_ram_blockers = g_slist_prepend(tme_ram_blockers, *reasonp);
+    return true;
+}
+
+void tme_ram_del_blocker(Error **reasonp)
+{
+    if (*reasonp) {
+        QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
+        tme_ram_blockers = g_slist_remove(tme_ram_blockers, *reasonp);
+        error_free(*reasonp);
+        *reasonp = NULL;
+    }
+}
+
+bool tme_ram_promise_keyids(Error **errp)
+{
+    QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
+    if (tme_ram_blockers) {
+        error_setg(errp, "%s, which is not possible while the firmware"
+                   " enables MKTME KeyIDs other than 0",
+                   error_get_pretty(tme_ram_blockers->data));
+        error_append_hint(errp, "Use tme-keyid-bits=0 (TME without MKTME)"
+                          " or tme-activate=off.\n");
+        return false;
+    }
+    tme_ram_keyids_promised = true;
+    return true;
+}
+
+bool tme_ram_claim_keyids(void)
+{
+    QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
+    if (tme_ram_blockers) {
+        warn_report_once("MKTME KeyIDs other than 0 stay disabled: %s",
+                         error_get_pretty(tme_ram_blockers->data));
+        return false;
+    }
+    tme_ram_keyids_on = true;
+    return true;
 }
 
 void tme_ram_init(TMEKeyTable *keys)

@@ -108,6 +108,28 @@ bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len);
  */
 bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page);
 
+/*
+ * vhost and vfio give guest RAM's host bytes to other processes and to
+ * devices, which must see what KeyID 0 sees: the host bytes of a page
+ * that another KeyID or DRAM owns hold something else.  Such a sharer
+ * registers @reasonp, which says what shares RAM, for as long as it
+ * shares it.  tme_ram_add_blocker() fails with @errp, and frees
+ * *@reasonp, while KeyIDs other than 0 are enabled or promised, or
+ * file-backed RAM is managed; while a blocker exists those fail.
+ */
+bool tme_ram_add_blocker(Error **reasonp, Error **errp);
+void tme_ram_del_blocker(Error **reasonp);
+
+/* The firmware role will enable KeyIDs other than 0 at every reset */
+bool tme_ram_promise_keyids(Error **errp);
+
+/*
+ * Software enables KeyIDs other than 0 (IA32_TME_ACTIVATE, a migrated
+ * state): false if a blocker forbids it.  They stay enabled until
+ * tme_ram_set_tme_key() disables them.
+ */
+bool tme_ram_claim_keyids(void);
+
 /* Counters for the monitor */
 uint64_t tme_ram_pages_owned(uint16_t owner);
 uint64_t tme_ram_pages_total(void);

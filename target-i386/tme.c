@@ -80,7 +80,16 @@ static void tme_update_ram_key(X86TMEPackage *pkg)
 
 static int tme_package_post_load(void *opaque, int version_id)
 {
-    tme_update_ram_key(opaque);
+    X86TMEPackage *pkg = opaque;
+
+    if ((pkg->activate & TME_ACTIVATE_LOCK) &&
+        (pkg->activate & TME_ACTIVATE_KEYID_BITS_MASK) &&
+        !tme_ram_claim_keyids()) {
+        error_report("TME: the incoming guest enabled MKTME KeyIDs other"
+                     " than 0, which vhost or vfio devices here forbid");
+        return -EPERM;
+    }
+    tme_update_ram_key(pkg);
     return 0;
 }
 
@@ -239,6 +248,10 @@ static bool tme_write_activate(uint64_t val)
             tme_pkg->activate = val & ~TME_ACTIVATE_ENABLE;
         }
         return true;
+    }
+    /* Not architectural: vhost or vfio share RAM as KeyID 0 sees it */
+    if (keyid_bits && !tme_ram_claim_keyids()) {
+        return false;
     }
 
     memcpy(tme_pkg->key, key, TME_KEY_BYTES);
@@ -554,6 +567,14 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         pkg->key_entries_size = pkg->keys->nr_entries * sizeof(TMEKeyEntry);
     }
 
+    if (pkg->opts.activate && pkg->opts.keyid_bits &&
+        !tme_ram_promise_keyids(errp)) {
+        tme_pkg = NULL;
+        qemu_mutex_destroy(&pkg->lock);
+        tme_keytable_free(pkg->keys);
+        g_free(pkg);
+        return false;
+    }
     tme_ram_init(pkg->keys);
 
     /* Registered before the CPUs' reset handlers, so it runs first */

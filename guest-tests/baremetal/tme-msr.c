@@ -382,6 +382,28 @@ static void test_migrate(void)
     test_locked(act | LOCK);
 }
 
+/*
+ * A vhost or VFIO device shares guest RAM (run-sharing): its host bytes
+ * must stay KeyID 0's view, so KeyIDs other than 0 cannot be enabled.
+ * Not architectural; TME without KeyIDs still works.
+ */
+static void test_shared(void)
+{
+    uint64_t act = ENABLE | KEYID_BITS(max_bits) | ALG_AES_XTS_128;
+
+    test_cpuid(true);
+    test_capability();
+    expect_activate(0, "is 0 after reset (unlocked)");
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, act), GP_VECTOR,
+                 "WRMSR IA32_TME_ACTIVATE with KeyID bits #GP while a "
+                 "device shares RAM");
+    expect_activate(0, "unchanged: not enabled, not locked");
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, ENABLE), NO_EXCEPTION,
+                 "WRMSR IA32_TME_ACTIVATE, TME without KeyIDs");
+    expect_activate(ENABLE | LOCK, "TME enabled and locked, no KeyID bits");
+    test_core_activate(0);
+}
+
 int main(void)
 {
     setup_idt();
@@ -418,6 +440,8 @@ int main(void)
         test_migrate();
     } else if (cmdline_has("smm")) {
         test_smm();
+    } else if (cmdline_has("shared")) {
+        test_shared();
     } else {
         printf("Bail out! no scenario on the command line\n");
         exit_qemu(2);
