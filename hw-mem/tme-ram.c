@@ -382,10 +382,53 @@ static void access_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
             memcpy(buf, host, len);
         }
     } else if (is_write) {
+        uint64_t first = QEMU_ALIGN_DOWN(gpa, TME_XTS_BLOCK);
+        uint64_t end = QEMU_ALIGN_UP(gpa + len, TME_XTS_BLOCK);
+
         tme_engine_write(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
+        /* The owner sees whole 16-byte blocks change, not just @len bytes */
+        memory_region_invalidate_and_set_dirty(rr->mr,
+                                               rr->offset + first - rr->r.gpa,
+                                               end - first);
     } else {
         tme_engine_read(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
     }
+}
+
+/* One part of a vCPU's page-crossing access, within one page */
+static bool straddle_access(void *host, uint16_t keyid, void *buf,
+                            size_t len, bool is_write)
+{
+    unsigned i;
+    bool view = false;
+
+    for (i = 0; tme_ram && i < tme_ram->nr_regions; i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+        uint64_t off = (uintptr_t)host - (uintptr_t)rr->r.host;
+        uint64_t gpa = rr->r.gpa + off;
+
+        if (off < rr->r.size) {
+            qemu_mutex_lock(&tme_ram->lock);
+            view = tme_region_owner(&rr->r, gpa & PAGE_MASK_64) != keyid;
+            if (view) {
+                access_page(rr, gpa, buf, len, is_write, keyid, false);
+            }
+            qemu_mutex_unlock(&tme_ram->lock);
+            break;
+        }
+    }
+    return view;
+}
+
+bool tme_ram_straddle_read(void *host, uint16_t keyid, void *buf, size_t len)
+{
+    return straddle_access(host, keyid, buf, len, false);
+}
+
+void tme_ram_straddle_write(void *host, uint16_t keyid, const void *buf,
+                            size_t len)
+{
+    straddle_access(host, keyid, (void *)buf, len, true);
 }
 
 bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,

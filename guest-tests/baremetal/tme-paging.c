@@ -739,9 +739,9 @@ static void test_svm(void)
 /*
  * One access through two KeyIDs (DESIGN 4.3): virtual pages X and X + 1
  * map the same physical page through KeyIDs 1 and 2, and a load or
- * store crosses from X into X + 1.  One owner cannot serve both parts;
- * the defined outcome is that the whole access goes through the KeyID
- * of the page it ends in.
+ * store crosses from X into X + 1.  One owner cannot serve both parts:
+ * the part in X goes through an exact view of KeyID 1, as if the page
+ * were converted to KeyID 1 for it and back to KeyID 2 for the rest.
  */
 static uint64_t pt_straddle[512] __attribute__((aligned(4096)));
 
@@ -750,7 +750,7 @@ static void test_straddle(void)
     volatile uint8_t *x = (volatile uint8_t *)(4 * GIB + TEST_PA);
     volatile uint64_t *k1 = (volatile uint64_t *)x;
     volatile uint64_t *k2 = (volatile uint64_t *)(x + 4096);
-    uint64_t got, want, lo, hi;
+    uint64_t got, lo, k2_510, k2_511;
     int i;
 
     check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
@@ -766,26 +766,34 @@ static void test_straddle(void)
     for (i = 0; i < 512; i++) {
         k1[i] = pattern(i);
     }
-    /* The bytes KeyID 2 sees at the end and at the start of the page */
-    hi = k2[511];
+    /* What KeyID 2 sees at the start of the page: not KeyID 1's data */
     lo = k2[0];
-    want = (hi >> 32) | (lo << 32);
+    check(lo != pattern(0), "KeyID 2 does not see KeyID 1's plaintext");
     asm volatile("mov (%1), %0" : "=r"(got) : "r"(x + 4092) : "memory");
-    check_u64(got, want, "a load that crosses from KeyID 1's page into "
-              "KeyID 2's sees both parts through KeyID 2");
-    check(got != ((pattern(511) >> 32) | (pattern(0) << 32)),
-          "... and not KeyID 1's plaintext");
+    check_u64(got, (pattern(511) >> 32) | (lo << 32),
+              "a load that crosses from KeyID 1's page into KeyID 2's "
+              "sees each part through its own KeyID");
 
+    k2_510 = k2[510];
+    k2_511 = k2[511];
     asm volatile("mov %0, (%1)" : : "r"(0x1111222233334444ULL),
                  "r"(x + 4092) : "memory");
-    check(k2[511] >> 32 == 0x33334444 && (uint32_t)k2[0] == 0x11112222,
-          "a store across them writes both parts through KeyID 2");
-    check(k1[1] != pattern(1) && k2[1] != pattern(1),
-          "KeyID 1's view of the stored 16-byte block is garbled, and "
-          "KeyID 2 reads garbage elsewhere");
-    check(count_pattern(k1, 0) == 508,
-          "KeyID 1 reads its data back except the two 16-byte blocks "
-          "that the store touched");
+    check_u64(k1[511], (pattern(511) & 0xffffffff) | (0x33334444ULL << 32),
+              "a store across them writes its first part through KeyID 1");
+    check_u64(k2[0] & 0xffffffff, 0x11112222,
+              "... and its second part through KeyID 2");
+    check_u64(k2[0] >> 32, lo >> 32,
+              "KeyID 2's view of the rest of the second part's block is "
+              "unchanged");
+    check(k2[510] != k2_510 && k2[511] != k2_511,
+          "KeyID 2's view of the first part's block changed whole, as "
+          "if KeyID 1 wrote it back");
+    check(k1[510] == pattern(510) && k1[1] != pattern(1),
+          "KeyID 1 keeps the rest of the first part's block; its view of "
+          "the second part's block changed whole");
+    check(count_pattern(k1, 0) == 509,
+          "KeyID 1 reads its data back except the two qwords of the "
+          "second part's block and the stored qword");
 }
 
 static void test_plain(void)
