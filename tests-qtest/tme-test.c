@@ -311,6 +311,46 @@ static void dram_save(QTestState *qts, uint64_t addr, uint64_t size,
     qobject_unref(resp);
 }
 
+/*
+ * The layer manages the RAM mapped when the machine is done: a DIMM
+ * plugged at start-up is encrypted, a hot-plugged one is refused.
+ */
+#define HOT_ADD "{'execute': 'object-add', 'arguments':" \
+                " {'qom-type': 'memory-backend-ram', 'id': 'hot'," \
+                " 'size': 134217728}}"
+#define HOT_PLUG "{'execute': 'device_add', 'arguments':" \
+                 " {'driver': 'pc-dimm', 'id': 'd1', 'memdev': 'hot'}}"
+
+static void test_memory_hotplug(void)
+{
+    const char *cold = "-object memory-backend-ram,id=cold,size=128M"
+                       " -device pc-dimm,id=d0,memdev=cold";
+    QTestState *qts;
+    QDict *resp, *ret;
+
+    qts = qtest_initf("-machine q35 -accel tcg -S -m 128M,slots=2,maxmem=1G"
+                      " -cpu " CPU_TME " %s", cold);
+    resp = qtest_qmp(qts, "{'execute': 'query-tme'}");
+    ret = qdict_get_qdict(resp, "return");
+    g_assert_cmpint(qdict_get_int(ret, "ram-pages"), ==, 2 * 128 * 256);
+    qobject_unref(resp);
+    qobject_unref(qtest_qmp_assert_success_ref(qts, HOT_ADD));
+    resp = qtest_qmp(qts, HOT_PLUG);
+    g_assert_true(qdict_haskey(resp, "error"));
+    g_assert_nonnull(strstr(qdict_get_str(qdict_get_qdict(resp, "error"),
+                                          "desc"),
+                            "memory cannot be hot-plugged while TME"));
+    qobject_unref(resp);
+    qtest_quit(qts);
+
+    /* The same hot-plug without TME works */
+    qts = qtest_initf("-machine q35 -accel tcg -S -m 128M,slots=2,maxmem=1G"
+                      " -cpu " CPU_INTEL " %s", cold);
+    qobject_unref(qtest_qmp_assert_success_ref(qts, HOT_ADD));
+    qobject_unref(qtest_qmp_assert_success_ref(qts, HOT_PLUG));
+    qtest_quit(qts);
+}
+
 static void test_dram_save(void)
 {
     QTestState *qts = start(CPU_TME ",tme-activate=on,x-tme-platform-key="
@@ -467,6 +507,7 @@ int main(int argc, char **argv)
     qtest_add_func("/x86/tme/qmp/key-fingerprint", test_key_fingerprint);
     qtest_add_func("/x86/tme/qmp/query-tme", test_query_tme);
     qtest_add_func("/x86/tme/qmp/dram-save", test_dram_save);
+    qtest_add_func("/x86/tme/memory-hotplug", test_memory_hotplug);
     for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
         g_autofree char *name = g_strdup_printf("/x86/tme/refused/%s",
                                                 refusals[i].name);
