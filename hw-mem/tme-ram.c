@@ -15,6 +15,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "qemu/cutils.h"
 #include "qemu/error-report.h"
 #include "qemu/lockable.h"
 #include "qemu/main-loop.h"
@@ -58,6 +59,7 @@ typedef struct TMERam {
     unsigned keyid_shift;       /* KeyID bits of physical addresses */
     unsigned keyid_bits;
     bool at_rest;               /* some region is file-backed */
+    bool tme_key;               /* TME is active with a key */
 } TMERam;
 
 static TMERam *tme_ram;
@@ -292,6 +294,7 @@ void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
         return;
     }
     qemu_mutex_lock(&tme_ram->lock);
+    tme_ram->tme_key = key != NULL;
     qatomic_set(&tme_ram->keyid_shift, keyid_shift);
     qatomic_set(&tme_ram->keyid_bits, key ? keyid_bits : 0);
     tme_engine_set_tme_key(tme_ram->engine, key,
@@ -314,12 +317,25 @@ void tme_ram_reset(void)
         TMERamRegion *rr = &tme_ram->regions[i];
         bool changed = false;
 
-        uint16_t to = rr->at_rest ? TME_OWNER_DRAM : 0;
-
         for (p = 0; p < rr->r.size / PAGE; p++) {
+            uint64_t gpa = rr->r.gpa + p * PAGE;
+            uint16_t to = 0;
+
+            /*
+             * What was written under the TME key stays in DRAM, which the
+             * next TME key cannot read; but SeaBIOS reboots from the
+             * shadow RAM of the first MiB, which QEMU does not map back
+             * to ROM at reset.  Pages in DRAM stay there.  KeyID 0's
+             * pages of zeroes hold no data: they stay, unallocated.
+             */
+            if (rr->at_rest || rr->r.owner[p] == TME_OWNER_DRAM ||
+                (tme_ram->tme_key && gpa >= 1 * MiB &&
+                 !(rr->r.owner[p] == 0 &&
+                   buffer_is_zero(rr->r.host + p * PAGE, PAGE)))) {
+                to = TME_OWNER_DRAM;
+            }
             if (rr->r.owner[p] != to) {
-                tme_engine_convert(tme_ram->engine, &rr->r,
-                                   rr->r.gpa + p * PAGE, to);
+                tme_engine_convert(tme_ram->engine, &rr->r, gpa, to);
                 changed = true;
             }
         }

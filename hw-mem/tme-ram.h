@@ -52,9 +52,11 @@ void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
                          unsigned keyid_bits);
 
 /*
- * Machine reset: what KeyIDs other than 0 wrote reads through KeyID 0
- * as written back under their keys, i.e. as garbage.  KeyID 0's pages
- * keep their plaintext: SeaBIOS's reboot path reuses RAM contents.
+ * Machine reset: every page is written back to DRAM under the keys of
+ * its owner, so that a new TME key reads it as garbage and a restored
+ * one (IA32_TME_ACTIVATE key select) reads it back.  The first MiB
+ * keeps KeyID 0's plaintext: SeaBIOS reboots from its shadow RAM; and
+ * so do KeyID 0's pages of zeroes, which hold no data.
  * The vCPUs are stopped.
  */
 void tme_ram_reset(void);

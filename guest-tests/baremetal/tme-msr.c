@@ -261,6 +261,34 @@ static void test_self(void)
                  "WRMSR IA32_TME_CAPABILITY #GP after lock");
 }
 
+/*
+ * Two pages of RAM above the first MiB, outside the kernel: what is
+ * written there under the TME key stays in DRAM across a reset.
+ */
+#define DRAM_PAGE_A     0x2000000UL
+#define DRAM_PAGE_B     0x3000000UL
+
+static void fill_pattern(uint64_t pa, uint64_t seed)
+{
+    volatile uint64_t *p = (volatile uint64_t *)pa;
+    int i;
+
+    for (i = 0; i < 512; i++) {
+        p[i] = seed * 0x9e3779b97f4a7c15ULL + i;
+    }
+}
+
+static int count_pattern(uint64_t pa, uint64_t seed)
+{
+    volatile uint64_t *p = (volatile uint64_t *)pa;
+    int i, n = 0;
+
+    for (i = 0; i < 512; i++) {
+        n += p[i] == seed * 0x9e3779b97f4a7c15ULL + i;
+    }
+    return n;
+}
+
 /* After the reset of test_self: restore the saved key */
 static void test_restore(void)
 {
@@ -270,6 +298,9 @@ static void test_restore(void)
         act |= KEYID_BITS(max_bits) | ALG_AES_XTS_128;
     }
     expect_activate(0, "is 0 after a reset: the lock is cleared");
+    check(count_pattern(DRAM_PAGE_A, 1) == 0,
+          "RAM written under the TME key before the reset reads as "
+          "ciphertext with TME off");
     check_u64(rdmsr(IA32_TME_EXCLUDE_MASK), 0,
               "IA32_TME_EXCLUDE_MASK is 0 after a reset");
     if (max_bits) {
@@ -280,6 +311,8 @@ static void test_restore(void)
                  "WRMSR enable, key select 1 after a saved key");
     expect_activate(act | LOCK, "x..x111b: non-zero key restored, enabled, "
                     "locked");
+    check(count_pattern(DRAM_PAGE_B, 2) == 512,
+          "the restored TME key reads back RAM written before the reset");
     test_locked(act | LOCK);
 }
 
@@ -422,6 +455,8 @@ int main(void)
             test_restore();
         } else {
             test_self();
+            fill_pattern(DRAM_PAGE_A, 1);
+            fill_pattern(DRAM_PAGE_B, 2);
             /* Reset and restore the saved key: the ROW x..x111b */
             printf("# resetting to test key restore\n");
             cmos_write(CMOS_COUNT, tap_count);
