@@ -310,6 +310,11 @@ uint64_t tme_engine_pages_owned(TMEEngine *e, uint16_t owner)
     return e->owned[owner_slot(owner)];
 }
 
+bool tme_engine_active(TMEEngine *e)
+{
+    return e->active;
+}
+
 uint64_t tme_engine_conversions(TMEEngine *e)
 {
     return e->conversions;

@@ -87,4 +87,7 @@ void tme_engine_encrypt_page(TMEEngine *e, uint16_t keyid, uint64_t gpa,
 uint64_t tme_engine_pages_owned(TMEEngine *e, uint16_t owner);
 uint64_t tme_engine_conversions(TMEEngine *e);
 
+/* Whether TME is active: KeyID 0 has a key */
+bool tme_engine_active(TMEEngine *e);
+
 #endif

@@ -59,7 +59,6 @@ typedef struct TMERam {
     unsigned keyid_shift;       /* KeyID bits of physical addresses */
     unsigned keyid_bits;
     bool at_rest;               /* some region is file-backed */
-    bool tme_key;               /* TME is active with a key */
 } TMERam;
 
 static TMERam *tme_ram;
@@ -78,6 +77,37 @@ static bool tme_ram_keyids_on;          /* KeyIDs other than 0 enabled */
 static void __attribute__((constructor)) tme_ram_blocker_init(void)
 {
     qemu_mutex_init(&tme_ram_blocker_lock);
+}
+
+/*
+ * Why guest RAM cannot be shared now, or NULL, with a hint; with
+ * @promise, as if the firmware were to enable KeyIDs.  Blocker lock held.
+ */
+static const char *tme_ram_share_conflict(bool promise, const char **hint)
+{
+    if (promise || tme_ram_keyids_promised) {
+        *hint = "Use tme-keyid-bits=0 (TME without MKTME) or"
+                " tme-activate=off.\n";
+        return "the firmware enables MKTME KeyIDs other than 0";
+    }
+    if (tme_ram_keyids_on) {
+        *hint = "The guest enabled them; a reset disables them.\n";
+        return "MKTME KeyIDs other than 0 are enabled";
+    }
+    if (tme_ram && tme_ram->at_rest) {
+        *hint = "Use memory-backend-memfd for guest RAM.\n";
+        return "file-backed guest RAM holds ciphertext (TME)";
+    }
+    return NULL;
+}
+
+/* @reason cannot share guest RAM because of @conflict */
+static void tme_ram_share_error(Error **errp, const Error *reason,
+                                const char *conflict, const char *hint)
+{
+    error_setg(errp, "%s, which is not possible while %s",
+               error_get_pretty(reason), conflict);
+    error_append_hint(errp, "%s", hint);
 }
 
 bool tme_ram_enabled(void)
@@ -99,6 +129,23 @@ static TMERamRegion *region_of_gpa(hwaddr gpa)
         TMERamRegion *rr = &tme_ram->regions[i];
 
         if (gpa - rr->r.gpa < rr->r.size) {
+            return rr;
+        }
+    }
+    return NULL;
+}
+
+/* The region of host address @host, and the guest address of @host */
+static TMERamRegion *region_of_host(void *host, uint64_t *gpa)
+{
+    unsigned i;
+
+    for (i = 0; tme_ram && i < tme_ram->nr_regions; i++) {
+        TMERamRegion *rr = &tme_ram->regions[i];
+        uint64_t off = (uintptr_t)host - (uintptr_t)rr->r.host;
+
+        if (off < rr->r.size) {
+            *gpa = rr->r.gpa + off;
             return rr;
         }
     }
@@ -294,13 +341,36 @@ void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
         return;
     }
     qemu_mutex_lock(&tme_ram->lock);
-    tme_ram->tme_key = key != NULL;
     qatomic_set(&tme_ram->keyid_shift, keyid_shift);
     qatomic_set(&tme_ram->keyid_bits, key ? keyid_bits : 0);
     tme_engine_set_tme_key(tme_ram->engine, key,
                            key ? key + TME_XTS_KEY_BYTES : NULL);
     tme_engine_set_exclusion(tme_ram->engine, excl_base, excl_mask);
     qemu_mutex_unlock(&tme_ram->lock);
+}
+
+/*
+ * The owner of page @p of @rr after a reset.  What was written under the
+ * TME key stays in DRAM, which the next TME key cannot read; but SeaBIOS
+ * reboots from the shadow RAM of the first MiB, which QEMU does not map
+ * back to ROM at reset.  KeyID 0's pages of zeroes hold no data: they
+ * stay, unallocated.
+ */
+static uint16_t reset_owner(TMERamRegion *rr, uint64_t p)
+{
+    uint16_t owner = rr->r.owner[p];
+
+    if (rr->at_rest || owner == TME_OWNER_DRAM) {
+        return TME_OWNER_DRAM;
+    }
+    if (!tme_engine_active(tme_ram->engine) ||
+        rr->r.gpa + p * PAGE < 1 * MiB) {
+        return 0;
+    }
+    if (owner == 0 && buffer_is_zero(rr->r.host + p * PAGE, PAGE)) {
+        return 0;
+    }
+    return TME_OWNER_DRAM;
 }
 
 void tme_ram_reset(void)
@@ -319,21 +389,8 @@ void tme_ram_reset(void)
 
         for (p = 0; p < rr->r.size / PAGE; p++) {
             uint64_t gpa = rr->r.gpa + p * PAGE;
-            uint16_t to = 0;
+            uint16_t to = reset_owner(rr, p);
 
-            /*
-             * What was written under the TME key stays in DRAM, which the
-             * next TME key cannot read; but SeaBIOS reboots from the
-             * shadow RAM of the first MiB, which QEMU does not map back
-             * to ROM at reset.  Pages in DRAM stay there.  KeyID 0's
-             * pages of zeroes hold no data: they stay, unallocated.
-             */
-            if (rr->at_rest || rr->r.owner[p] == TME_OWNER_DRAM ||
-                (tme_ram->tme_key && gpa >= 1 * MiB &&
-                 !(rr->r.owner[p] == 0 &&
-                   buffer_is_zero(rr->r.host + p * PAGE, PAGE)))) {
-                to = TME_OWNER_DRAM;
-            }
             if (rr->r.owner[p] != to) {
                 tme_engine_convert(tme_ram->engine, &rr->r, gpa, to);
                 changed = true;
@@ -415,24 +472,19 @@ static void access_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
 static bool straddle_access(void *host, uint16_t keyid, void *buf,
                             size_t len, bool is_write)
 {
-    unsigned i;
-    bool view = false;
+    uint64_t gpa;
+    TMERamRegion *rr = region_of_host(host, &gpa);
+    bool view;
 
-    for (i = 0; tme_ram && i < tme_ram->nr_regions; i++) {
-        TMERamRegion *rr = &tme_ram->regions[i];
-        uint64_t off = (uintptr_t)host - (uintptr_t)rr->r.host;
-        uint64_t gpa = rr->r.gpa + off;
-
-        if (off < rr->r.size) {
-            qemu_mutex_lock(&tme_ram->lock);
-            view = tme_region_owner(&rr->r, gpa & PAGE_MASK_64) != keyid;
-            if (view) {
-                access_page(rr, gpa, buf, len, is_write, keyid, false);
-            }
-            qemu_mutex_unlock(&tme_ram->lock);
-            break;
-        }
+    if (!rr) {
+        return false;
     }
+    qemu_mutex_lock(&tme_ram->lock);
+    view = tme_region_owner(&rr->r, gpa & PAGE_MASK_64) != keyid;
+    if (view) {
+        access_page(rr, gpa, buf, len, is_write, keyid, false);
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
     return view;
 }
 
@@ -694,37 +746,19 @@ static void tme_ram_machine_done(Notifier *n, void *unused)
         tme_engine_add_region(t->engine, &rr->r);
         t->nr_regions++;
     }
-    qemu_mutex_lock(&tme_ram_blocker_lock);
-    if (t->at_rest && tme_ram_blockers) {
-        error_report("%s, which is not possible while file-backed guest RAM"
-                     " holds ciphertext (TME)",
-                     error_get_pretty(tme_ram_blockers->data));
-        error_printf("Use memory-backend-memfd for guest RAM.\n");
-        exit(1);
+    if (t->at_rest) {
+        const char *conflict, *hint;
+
+        QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
+        conflict = tme_ram_share_conflict(false, &hint);
+        if (tme_ram_blockers) {
+            tme_ram_share_error(&error_fatal, tme_ram_blockers->data,
+                                conflict, hint);
+        }
     }
-    qemu_mutex_unlock(&tme_ram_blocker_lock);
     tme_ram_update_foreign();
     qemu_add_vm_change_state_handler(tme_ram_vm_state, NULL);
     vmstate_register(NULL, 0, &vmstate_tme_ram, t);
-}
-
-/* Why guest RAM cannot be shared now, or NULL; blocker lock held */
-static const char *tme_ram_share_conflict(const char **hint)
-{
-    if (tme_ram_keyids_promised) {
-        *hint = "Use tme-keyid-bits=0 (TME without MKTME) or"
-                " tme-activate=off.\n";
-        return "the firmware enables MKTME KeyIDs other than 0";
-    }
-    if (tme_ram_keyids_on) {
-        *hint = "The guest enabled them; a reset disables them.\n";
-        return "MKTME KeyIDs other than 0 are enabled";
-    }
-    if (tme_ram && tme_ram->at_rest) {
-        *hint = "Use memory-backend-memfd for guest RAM.\n";
-        return "file-backed guest RAM holds ciphertext (TME)";
-    }
-    return NULL;
 }
 
 bool tme_ram_add_blocker(Error **reasonp, Error **errp)
@@ -732,11 +766,9 @@ bool tme_ram_add_blocker(Error **reasonp, Error **errp)
     const char *conflict, *hint;
 
     QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
-    conflict = tme_ram_share_conflict(&hint);
+    conflict = tme_ram_share_conflict(false, &hint);
     if (conflict) {
-        error_setg(errp, "%s, which is not possible while %s",
-                   error_get_pretty(*reasonp), conflict);
-        error_append_hint(errp, "%s", hint);
+        tme_ram_share_error(errp, *reasonp, conflict, hint);
         error_free(*reasonp);
         *reasonp = NULL;
         return false;
@@ -757,13 +789,12 @@ void tme_ram_del_blocker(Error **reasonp)
 
 bool tme_ram_promise_keyids(Error **errp)
 {
+    const char *conflict, *hint;
+
     QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
     if (tme_ram_blockers) {
-        error_setg(errp, "%s, which is not possible while the firmware"
-                   " enables MKTME KeyIDs other than 0",
-                   error_get_pretty(tme_ram_blockers->data));
-        error_append_hint(errp, "Use tme-keyid-bits=0 (TME without MKTME)"
-                          " or tme-activate=off.\n");
+        conflict = tme_ram_share_conflict(true, &hint);
+        tme_ram_share_error(errp, tme_ram_blockers->data, conflict, hint);
         return false;
     }
     tme_ram_keyids_promised = true;

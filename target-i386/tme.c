@@ -551,7 +551,9 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
     tme_pkg = pkg;
     if (!tme_check_exclusion(cpu, errp) ||
         (cpu->tme.platform_key &&
-         !tme_parse_key(cpu->tme.platform_key, pkg->platform_key, errp))) {
+         !tme_parse_key(cpu->tme.platform_key, pkg->platform_key, errp)) ||
+        (cpu->tme.activate && cpu->tme.keyid_bits &&
+         !tme_ram_promise_keyids(errp))) {
         tme_pkg = NULL;
         g_free(pkg);
         return false;
@@ -567,14 +569,6 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         pkg->key_entries_size = pkg->keys->nr_entries * sizeof(TMEKeyEntry);
     }
 
-    if (pkg->opts.activate && pkg->opts.keyid_bits &&
-        !tme_ram_promise_keyids(errp)) {
-        tme_pkg = NULL;
-        qemu_mutex_destroy(&pkg->lock);
-        tme_keytable_free(pkg->keys);
-        g_free(pkg);
-        return false;
-    }
     tme_ram_init(pkg->keys);
 
     /* Registered before the CPUs' reset handlers, so it runs first */
