@@ -132,6 +132,13 @@ static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
     }
     if (!entry) {
         if (!e->keys || !tme_keytable_get(e->keys, keyid, &tmp)) {
+            /*
+             * A KeyID above MK_TME_MAX_KEYS has no entry that PCONFIG
+             * could program: it keeps the TME key that every KeyID gets
+             * on activation (spec 6.2.1.1), outside the exclusion range,
+             * which is KeyID 0's alone (4.2.4).
+             */
+            c->key = &e->tme_key;
             return;
         }
         entry = &tmp;

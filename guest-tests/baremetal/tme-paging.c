@@ -807,12 +807,20 @@ static void test_plain(void)
           "without MKTME the KeyID bits address memory above RAM");
 }
 
-/* A secret at TEST_PA for run-dram-save, which reads the DRAM image */
+/*
+ * A secret at TEST_PA for run-dram-save, which reads the DRAM image;
+ * written through KeyID keyid=N of the command line (default 0)
+ */
 static void test_secret(void)
 {
     static const char secret[] = "TME-COLD-BOOT-SECRET-0123456789A";
-    char *page = (char *)TEST_PA;
+    uint64_t keyid = cmdline_opt("keyid", 0);
+    volatile char *page = (volatile char *)TEST_PA;
     int i;
+
+    if (keyid) {
+        page = (volatile char *)map_alias(4, 0, keyid);
+    }
 
     for (i = 0; i < 4096; i++) {
         page[i] = secret[i % 32];
