@@ -8,9 +8,15 @@
  * QEMU's -kernel loads an ELF with a XEN_ELFNOTE_PHYS32_ENTRY note and
  * enters it in 32-bit protected mode, paging off, %ebx = start_info.
  * The first 4 GiB are identity mapped with 2 MiB pages.
+ *
+ * The other CPUs (APs) start in ap_tramp, which smp_start() (lib.c)
+ * copies below 1 MiB: real mode, then ap_entry32 and ap_long, where each
+ * takes a CPU number and a stack and calls ap_main().
  */
 
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
+#define SMP_MAX_CPUS    16          /* as lib.h */
+#define AP_STACK_SIZE   16384
 
     .section .note.pvh, "a"
     .align 4
@@ -90,6 +96,76 @@ long_entry:
     call exit_qemu
 1:  hlt
     jmp 1b
+
+/*
+ * An AP, from ap_tramp: protected mode, paging off, on the kernel's GDT.
+ * Long mode with the BSP's CR0, CR4 and EFER (smp_start() saved them)
+ * and the same page tables.
+ */
+    .code32
+ap_entry32:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    mov %eax, %fs
+    mov %eax, %gs
+    mov ap_cr4, %eax
+    mov %eax, %cr4
+    mov $pml4, %eax
+    mov %eax, %cr3
+    mov $0xc0000080, %ecx
+    mov ap_efer, %eax
+    xor %edx, %edx
+    wrmsr
+    mov ap_cr0, %eax
+    mov %eax, %cr0
+    ljmp $0x08, $ap_long
+
+    .code64
+ap_long:
+    mov $0x10, %eax
+    mov %eax, %ds
+    mov %eax, %es
+    mov %eax, %ss
+    mov %eax, %fs
+    mov %eax, %gs
+    mov $1, %eax
+    lock xadd %eax, ap_next         /* this CPU's number */
+    cmp $SMP_MAX_CPUS, %eax
+    jae 1f
+    mov %eax, %edi
+    imul $AP_STACK_SIZE, %rax
+    lea ap_stacks(%rax), %rsp
+    call ap_main
+1:  cli                             /* one CPU too many: park it */
+    hlt
+    jmp 1b
+
+/*
+ * Vectors 32 to 255: the APs' wake-up IPI (or a spurious interrupt).
+ * EOI to the local APIC, in x2APIC mode by MSR, else by MMIO.
+ */
+    .globl irq_stub
+irq_stub:
+    push %rax
+    push %rcx
+    push %rdx
+    mov $0x1b, %ecx                 /* IA32_APIC_BASE */
+    rdmsr
+    test $0x400, %eax
+    jnz 1f
+    and $0xfffff000, %eax
+    movl $0, 0xb0(%rax)
+    jmp 2f
+1:  mov $0x80b, %ecx
+    xor %eax, %eax
+    xor %edx, %edx
+    wrmsr
+2:  pop %rdx
+    pop %rcx
+    pop %rax
+    iretq
 
 /*
  * uint64_t compat_pconfig(uint32_t eax, uint32_t ebx, uint16_t ds)
@@ -218,6 +294,29 @@ exc_vectors:
     .quad vec_\n
 .endr
 
+/*
+ * The AP trampoline, copied to a page below 1 MiB; the SIPI starts it at
+ * CS:IP = page >> 4 : 0.  Real mode to protected mode on the kernel's GDT.
+ */
+    .globl ap_tramp, ap_tramp_end
+    .code16
+ap_tramp:
+    cli
+    cld
+    mov %cs, %ax
+    mov %ax, %ds
+    lgdtl ap_tramp_gdt - ap_tramp
+    mov %cr0, %eax
+    or $1, %eax
+    mov %eax, %cr0
+    ljmpl $0x18, $ap_entry32
+    .align 8
+ap_tramp_gdt:
+    .word gdt_end - gdt - 1
+    .long gdt
+ap_tramp_end:
+    .code64
+
     .data
     .align 16
     .globl gdt
@@ -232,6 +331,7 @@ gdt:
     .quad 0x000092000000ffff    /* 0x38: 16-bit data, DPL 0 */
     .quad 0, 0                  /* 0x40: 64-bit TSS, filled at run time */
     .quad 0                     /* 0x50: 32-bit TSS, for virtual-8086 mode */
+    .skip 16 * (SMP_MAX_CPUS - 1)   /* 0x58: 64-bit TSS of AP 1, 2, ... */
 gdt_end:
 gdt_desc:
     .word gdt_end - gdt - 1
@@ -247,6 +347,15 @@ compat_flags_out:
     .long 0
 kernel_rsp:
     .quad 0
+    .globl ap_cr0, ap_cr4, ap_efer, ap_next
+ap_cr0:
+    .long 0
+ap_cr4:
+    .long 0
+ap_efer:
+    .long 0
+ap_next:
+    .long 1
 
     .bss
     .align 4096
@@ -265,5 +374,8 @@ user_stack_top:
     .skip 16384
     .globl exc_stack_top
 exc_stack_top:
+    .align 16
+ap_stacks:                      /* AP n's stack ends at ap_stacks + n * size */
+    .skip AP_STACK_SIZE * (SMP_MAX_CPUS - 1)
 
     .section .note.GNU-stack, "", @progbits

@@ -1,5 +1,5 @@
 /*
- * Bare-metal test kernel: serial output, exceptions, TAP reporting
+ * Bare-metal test kernel: serial output, exceptions, TAP reporting, SMP
  *
  * Copyright (c) 2026 The QEMU TME/MKTME authors
  *
@@ -11,7 +11,7 @@
 #define COM1            0x3f8
 #define DEBUG_EXIT_PORT 0xf4
 
-struct exc_info last_exc = { .vector = NO_EXCEPTION };
+struct exc_info exc_per_cpu[SMP_MAX_CPUS];
 int tap_count, tap_failed;
 
 struct frame {
@@ -66,7 +66,33 @@ static void put_num(uint64_t v, int base, int width, char pad, bool neg)
     }
 }
 
-void vprintf(const char *fmt, va_list ap)
+/* COM1 belongs to one CPU at a time; the owner may take it again */
+static spinlock_t console;
+static volatile int console_owner = -1;
+static int console_depth;
+
+void console_lock(void)
+{
+    int me = smp_cpu_id();
+
+    if (console_owner == me) {
+        console_depth++;
+        return;
+    }
+    spin_lock(&console);
+    console_owner = me;
+    console_depth = 1;
+}
+
+void console_unlock(void)
+{
+    if (--console_depth == 0) {
+        console_owner = -1;
+        spin_unlock(&console);
+    }
+}
+
+static void vprintf_locked(const char *fmt, va_list ap)
 {
     for (; *fmt; fmt++) {
         int width = 0, lng = 0;
@@ -114,6 +140,13 @@ void vprintf(const char *fmt, va_list ap)
     }
 }
 
+void vprintf(const char *fmt, va_list ap)
+{
+    console_lock();
+    vprintf_locked(fmt, ap);
+    console_unlock();
+}
+
 void printf(const char *fmt, ...)
 {
     va_list ap;
@@ -139,7 +172,7 @@ void exc_handler(struct frame *f)
     struct extable *e;
 
     if (f->vector == NMI_VECTOR) {
-        nmi_count++;
+        atomic_fetch_add(&nmi_count, 1);
         return;
     }
 
@@ -160,48 +193,65 @@ void exc_handler(struct frame *f)
         }
     }
     printf("Bail out! unexpected exception %d, error code 0x%lx, "
-           "rip 0x%lx\n", (int)f->vector, f->error, f->rip);
+           "rip 0x%lx, CPU %d\n", (int)f->vector, f->error, f->rip,
+           smp_cpu_id());
     exit_qemu(2);
 }
 
-/* A 64-bit TSS, for the stack of exceptions raised at CPL 3 */
-static void setup_tss(void)
+/*
+ * A 64-bit TSS per CPU, for the stack of exceptions raised at CPL 3: the
+ * BSP's descriptor is at 0x40 (legacy.S puts a 32-bit TSS at 0x50), AP
+ * n's at 0x58 + 16 * (n - 1).
+ */
+static void setup_tss(int cpu)
 {
-    static uint32_t tss[26] __attribute__((aligned(16)));
+    static uint32_t tss[SMP_MAX_CPUS][26] __attribute__((aligned(16)));
+    static uint8_t ap_exc_stack[SMP_MAX_CPUS][4096]
+        __attribute__((aligned(16)));
     extern uint64_t gdt[];
     extern char exc_stack_top[];
-    uint64_t base = (uint64_t)tss, rsp0 = (uint64_t)exc_stack_top;
-    uint64_t limit = sizeof(tss) - 1;
+    uint64_t base = (uint64_t)tss[cpu], rsp0 = (uint64_t)exc_stack_top;
+    uint64_t limit = sizeof(tss[cpu]) - 1;
+    int sel = cpu ? 0x58 + 16 * (cpu - 1) : 0x40;
 
-    tss[1] = rsp0;
-    tss[2] = rsp0 >> 32;
-    tss[25] = sizeof(tss) << 16;        /* no I/O permission bitmap */
-    gdt[8] = (limit & 0xffff) | (base & 0xffffff) << 16 | 0x89ULL << 40 |
-             ((base >> 24) & 0xff) << 56;
-    gdt[9] = base >> 32;
-    asm volatile("ltr %w0" : : "r"(0x40));
+    if (cpu) {
+        rsp0 = (uint64_t)ap_exc_stack[cpu] + sizeof(ap_exc_stack[cpu]);
+    }
+    tss[cpu][1] = rsp0;
+    tss[cpu][2] = rsp0 >> 32;
+    tss[cpu][25] = sizeof(tss[cpu]) << 16;  /* no I/O permission bitmap */
+    gdt[sel / 8] = (limit & 0xffff) | (base & 0xffffff) << 16 |
+                   0x89ULL << 40 | ((base >> 24) & 0xff) << 56;
+    gdt[sel / 8 + 1] = base >> 32;
+    asm volatile("ltr %w0" : : "r"(sel));
 }
+
+/* Exceptions 0 to 31, then irq_stub (boot.S) for the wake-up IPI */
+static uint64_t idt[256 * 2] __attribute__((aligned(16)));
+static struct {
+    uint16_t limit;
+    uint64_t base;
+} __attribute__((packed)) idt_desc;
 
 void setup_idt(void)
 {
-    static uint64_t idt[32 * 2] __attribute__((aligned(16)));
-    static struct {
-        uint16_t limit;
-        uint64_t base;
-    } __attribute__((packed)) desc;
+    extern char irq_stub[];
     int i;
 
-    for (i = 0; i < 32; i++) {
-        uint64_t h = exc_vectors[i];
+    for (i = 0; i < 256; i++) {
+        uint64_t h = i < 32 ? exc_vectors[i] : (uint64_t)irq_stub;
 
         idt[i * 2] = (h & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) |
                      ((h >> 16) & 0xffff) << 48;
         idt[i * 2 + 1] = h >> 32;
     }
-    desc.limit = sizeof(idt) - 1;
-    desc.base = (uint64_t)idt;
-    asm volatile("lidt %0" : : "m"(desc));
-    setup_tss();
+    for (i = 0; i < SMP_MAX_CPUS; i++) {
+        exc_per_cpu[i].vector = NO_EXCEPTION;
+    }
+    idt_desc.limit = sizeof(idt) - 1;
+    idt_desc.base = (uint64_t)idt;
+    asm volatile("lidt %0" : : "m"(idt_desc));
+    setup_tss(0);
 }
 
 int rdmsr_safe(uint32_t msr, uint64_t *val)
@@ -349,13 +399,21 @@ void system_reset(void)
     }
 }
 
+static volatile bool in_smp_fn[SMP_MAX_CPUS];
+
+/* The caller holds console_lock(), so numbers and lines stay in order */
 static bool report(bool ok, const char *fmt, va_list ap)
 {
+    int cpu = smp_cpu_id();
+
     tap_count++;
     if (!ok) {
         tap_failed++;
     }
     printf("%s %d - ", ok ? "ok" : "not ok", tap_count);
+    if (in_smp_fn[cpu]) {
+        printf("cpu %d: ", cpu);
+    }
     vprintf(fmt, ap);
     printf("\n");
     return ok;
@@ -370,9 +428,11 @@ bool check(bool ok, const char *fmt, ...)
 {
     va_list ap;
 
+    console_lock();
     va_start(ap, fmt);
     report(ok, fmt, ap);
     va_end(ap);
+    console_unlock();
     return ok;
 }
 
@@ -380,12 +440,14 @@ bool check_u64(uint64_t got, uint64_t want, const char *fmt, ...)
 {
     va_list ap;
 
+    console_lock();
     va_start(ap, fmt);
     report(got == want, fmt, ap);
     va_end(ap);
     if (got != want) {
         printf("#   got 0x%lx, expected 0x%lx\n", got, want);
     }
+    console_unlock();
     return got == want;
 }
 
@@ -414,6 +476,7 @@ bool check_vector(int got, int want, const char *fmt, ...)
     if (ok && (want == GP_VECTOR) && last_exc.error != 0) {
         ok = false;
     }
+    console_lock();
     va_start(ap, fmt);
     report(ok, fmt, ap);
     va_end(ap);
@@ -421,6 +484,7 @@ bool check_vector(int got, int want, const char *fmt, ...)
         printf("#   got %s (%d, error code 0x%lx), expected %s\n",
                vec_name(got), got, last_exc.error, vec_name(want));
     }
+    console_unlock();
     return ok;
 }
 
@@ -430,21 +494,23 @@ void tap_done(void)
     exit_qemu(tap_failed ? 1 : 0);
 }
 
-static struct mktme_key_program mktme_kp;
+/* One structure per CPU: they may all run PCONFIG at once */
+static struct mktme_key_program mktme_kp[SMP_MAX_CPUS];
 
 uint64_t mktme_program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
                        const uint8_t *tweak)
 {
+    struct mktme_key_program *kp = &mktme_kp[smp_cpu_id()];
     uint64_t rax = 0;
     int i;
 
-    mktme_kp.keyid = keyid;
-    mktme_kp.keyid_ctrl = cmd | (1 << 8);   /* AES-XTS-128 */
+    kp->keyid = keyid;
+    kp->keyid_ctrl = cmd | (1 << 8);        /* AES-XTS-128 */
     for (i = 0; i < 64; i++) {
-        mktme_kp.key_field_1[i] = data && i < 16 ? data[i] : 0;
-        mktme_kp.key_field_2[i] = tweak && i < 16 ? tweak[i] : 0;
+        kp->key_field_1[i] = data && i < 16 ? data[i] : 0;
+        kp->key_field_2[i] = tweak && i < 16 ? tweak[i] : 0;
     }
-    asm volatile(".byte 0x0f, 0x01, 0xc5" : "+a"(rax) : "b"(&mktme_kp)
+    asm volatile(".byte 0x0f, 0x01, 0xc5" : "+a"(rax) : "b"(kp)
                  : "memory", "cc");
     return rax;
 }
@@ -454,4 +520,279 @@ void flush_tlb(void)
     uint64_t cr3;
 
     asm volatile("mov %%cr3, %0; mov %0, %%cr3" : "=r"(cr3) : : "memory");
+}
+
+/* PIT channel 2 (gate and output in port 0x61), 1193182 Hz, mode 0 */
+#define PIT_HZ          1193182
+static void pit_wait(uint16_t ticks)
+{
+    outb(0x61, (inb(0x61) & ~0x03) | 0x01);    /* gate on, speaker off */
+    outb(0x43, 0xb0);                           /* channel 2, mode 0 */
+    outb(0x42, ticks & 0xff);
+    outb(0x42, ticks >> 8);
+    while (!(inb(0x61) & 0x20)) {
+        cpu_relax();
+    }
+}
+
+void udelay(uint32_t us)
+{
+    while (us) {
+        uint32_t n = us > 50000 ? 50000 : us;
+
+        pit_wait((uint64_t)n * PIT_HZ / 1000000 + 1);
+        us -= n;
+    }
+}
+
+/* fw_cfg: the selector port and the data port */
+#define FW_CFG_PORT_SEL         0x510
+#define FW_CFG_PORT_DATA        0x511
+#define FW_CFG_SIGNATURE        0x00
+#define FW_CFG_NB_CPUS          0x05
+
+int smp_expected_cpus(void)
+{
+    int n;
+
+    outw(FW_CFG_PORT_SEL, FW_CFG_SIGNATURE);
+    if (inb(FW_CFG_PORT_DATA) != 'Q' || inb(FW_CFG_PORT_DATA) != 'E' ||
+        inb(FW_CFG_PORT_DATA) != 'M' || inb(FW_CFG_PORT_DATA) != 'U') {
+        return 1;
+    }
+    outw(FW_CFG_PORT_SEL, FW_CFG_NB_CPUS);
+    n = inb(FW_CFG_PORT_DATA);
+    n |= inb(FW_CFG_PORT_DATA) << 8;
+    if (n < 1) {
+        return 1;
+    }
+    return n > SMP_MAX_CPUS ? SMP_MAX_CPUS : n;
+}
+
+/*
+ * The local APIC: xAPIC registers by MMIO, x2APIC ones by MSR (0x800 +
+ * offset / 16) when IA32_APIC_BASE.EXTD is set.
+ */
+#define MSR_APIC_BASE   0x1b
+#define APIC_EXTD       (1ULL << 10)
+#define APIC_SVR        0xf0
+#define APIC_ICR_LO     0x300
+#define APIC_ICR_HI     0x310
+#define ICR_BUSY        (1 << 12)
+#define ICR_INIT        0x00004500      /* INIT, level, assert */
+#define ICR_SIPI        0x00004600      /* start-up, level, assert */
+#define ICR_FIXED       0x00004000      /* fixed, level, assert */
+#define ICR_ALL_BUT_SELF 0x000c0000
+#define WAKE_VECTOR     0x40
+#define TRAMPOLINE_PA   0x8000          /* below legacy.S at 0x7000 + 4 KiB */
+
+static bool apic_x2(void)
+{
+    return rdmsr(MSR_APIC_BASE) & APIC_EXTD;
+}
+
+static volatile uint32_t *apic_reg(uint32_t reg)
+{
+    return (volatile uint32_t *)((rdmsr(MSR_APIC_BASE) & 0xfffff000) + reg);
+}
+
+static void apic_write(uint32_t reg, uint32_t val)
+{
+    if (apic_x2()) {
+        wrmsr_safe(0x800 + reg / 16, val);
+    } else {
+        *apic_reg(reg) = val;
+    }
+}
+
+static void apic_send_ipi(uint32_t icr, uint32_t dest)
+{
+    if (apic_x2()) {
+        wrmsr_safe(0x800 + APIC_ICR_LO / 16, (uint64_t)dest << 32 | icr);
+        return;
+    }
+    *apic_reg(APIC_ICR_HI) = dest << 24;
+    *apic_reg(APIC_ICR_LO) = icr;
+    while (*apic_reg(APIC_ICR_LO) & ICR_BUSY) {
+        cpu_relax();
+    }
+}
+
+/* Each AP's mailbox: work is posted when seq moves past done */
+struct mailbox {
+    smp_fn fn;
+    void *arg;
+    volatile int seq;
+    volatile int done;
+};
+static struct mailbox mailbox[SMP_MAX_CPUS];
+static volatile int cpus_online = 1;
+static uint32_t apic_ids[SMP_MAX_CPUS];
+/* CPU number + 1 by initial APIC ID; 0 (the BSP) until smp_start() */
+static volatile uint8_t cpu_by_apic[256];
+extern uint32_t ap_cr0, ap_cr4, ap_efer;
+extern char ap_tramp[], ap_tramp_end[];
+
+static uint32_t initial_apic_id(void)
+{
+    uint32_t a, b, c, d;
+
+    cpuid(1, 0, &a, &b, &c, &d);
+    return b >> 24;
+}
+
+int smp_cpu_id(void)
+{
+    int n = cpu_by_apic[initial_apic_id()];
+
+    return n ? n - 1 : 0;
+}
+
+int smp_cpus(void)
+{
+    return cpus_online;
+}
+
+uint32_t smp_apic_id(int cpu)
+{
+    return apic_ids[cpu];
+}
+
+static void run_fn(int cpu, smp_fn fn, void *arg)
+{
+    in_smp_fn[cpu] = true;
+    fn(cpu, arg);
+    in_smp_fn[cpu] = false;
+}
+
+/* boot.S: an AP in long mode on its own stack */
+void ap_main(int cpu);
+void ap_main(int cpu)
+{
+    struct mailbox *mb = &mailbox[cpu];
+    uint32_t apic = initial_apic_id();
+
+    cpu_by_apic[apic] = cpu + 1;
+    apic_ids[cpu] = apic;
+    exc_per_cpu[cpu].vector = NO_EXCEPTION;
+    asm volatile("lidt %0" : : "m"(idt_desc));
+    setup_tss(cpu);
+    apic_write(APIC_SVR, 0x100 | 0xff);     /* software-enabled */
+    atomic_fetch_add(&cpus_online, 1);
+
+    for (;;) {
+        int seq = __atomic_load_n(&mb->seq, __ATOMIC_ACQUIRE);
+
+        if (seq == mb->done) {
+            /* STI's shadow: the wake-up IPI cannot slip in before HLT */
+            asm volatile("sti; hlt; cli" : : : "memory");
+            continue;
+        }
+        run_fn(cpu, mb->fn, mb->arg);
+        __atomic_store_n(&mb->done, seq, __ATOMIC_RELEASE);
+    }
+}
+
+int smp_start(void)
+{
+    int want = smp_expected_cpus(), i;
+    uint64_t cr;
+    char *dst = (char *)TRAMPOLINE_PA;
+    const char *src;
+
+    if (cpus_online > 1 || want < 2) {
+        return cpus_online;
+    }
+    apic_ids[0] = initial_apic_id();
+    cpu_by_apic[apic_ids[0]] = 1;
+    asm volatile("mov %%cr0, %0" : "=r"(cr));
+    ap_cr0 = cr;
+    asm volatile("mov %%cr4, %0" : "=r"(cr));
+    ap_cr4 = cr;
+    ap_efer = rdmsr(0xc0000080) & ~(1ULL << 10);   /* without LMA */
+    for (src = ap_tramp; src < ap_tramp_end; src++) {
+        *dst++ = *src;
+    }
+    apic_write(APIC_SVR, 0x100 | 0xff);
+
+    /* INIT, 10 ms, SIPI, 200 us, SIPI (SDM 3A 9.4.4.1) */
+    apic_send_ipi(ICR_INIT | ICR_ALL_BUT_SELF, 0);
+    udelay(10000);
+    for (i = 0; i < 2; i++) {
+        apic_send_ipi(ICR_SIPI | ICR_ALL_BUT_SELF | (TRAMPOLINE_PA >> 12), 0);
+        udelay(200);
+    }
+    /* TCG may be slow to bring them up on a busy host: up to 10 s */
+    for (i = 0; i < 1000 && cpus_online < want; i++) {
+        udelay(10000);
+    }
+    return cpus_online;
+}
+
+int smp_start_checked(void)
+{
+    int want = smp_expected_cpus(), n = smp_start();
+    uint64_t cmd;
+
+    if (cmdline_u64("cpus", &cmd)) {
+        check_u64(want, cmd, "fw_cfg: QEMU has the %lu CPUs of cpus=", cmd);
+    }
+    check(n == want, "%d of the %d CPUs that QEMU has are running", n, want);
+    return n;
+}
+
+void smp_call(int cpu, smp_fn fn, void *arg)
+{
+    struct mailbox *mb = &mailbox[cpu];
+
+    if (cpu < 1 || cpu >= cpus_online) {
+        return;
+    }
+    while (mb->done != mb->seq) {
+        cpu_relax();
+    }
+    mb->fn = fn;
+    mb->arg = arg;
+    __atomic_store_n(&mb->seq, mb->seq + 1, __ATOMIC_RELEASE);
+    apic_send_ipi(ICR_FIXED | WAKE_VECTOR, apic_ids[cpu]);
+}
+
+int smp_wait(void)
+{
+    int cpu, n = 1, i;
+
+    for (cpu = 1; cpu < cpus_online; cpu++) {
+        struct mailbox *mb = &mailbox[cpu];
+
+        for (i = 0; i < 120000 && mb->done != mb->seq; i++) {
+            udelay(1000);
+        }
+        if (mb->done == mb->seq) {
+            n++;
+        } else {
+            printf("# CPU %d did not finish its work in 120 s\n", cpu);
+        }
+    }
+    return n;
+}
+
+int smp_run(smp_fn fn, void *arg)
+{
+    int cpu;
+
+    for (cpu = 1; cpu < cpus_online; cpu++) {
+        smp_call(cpu, fn, arg);
+    }
+    run_fn(0, fn, arg);
+    return smp_wait();
+}
+
+void smp_run_on(int cpu, smp_fn fn, void *arg)
+{
+    if (cpu == 0) {
+        run_fn(0, fn, arg);
+        return;
+    }
+    smp_call(cpu, fn, arg);
+    smp_wait();
 }

@@ -33,6 +33,11 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
+static inline void outw(uint16_t port, uint16_t v)
+{
+    asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
 static inline void outl(uint16_t port, uint32_t v)
 {
     asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
@@ -45,13 +50,17 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a,
                  : "a"(leaf), "c"(sub));
 }
 
-/* The last exception caught through the exception table */
+/* CPUs the library can start; more are left waiting */
+#define SMP_MAX_CPUS    16
+
+/* The last exception caught through the exception table, per CPU */
 struct exc_info {
     int vector;
     uint64_t error;
     uint64_t cr2;
 };
-extern struct exc_info last_exc;
+extern struct exc_info exc_per_cpu[SMP_MAX_CPUS];
+#define last_exc (exc_per_cpu[smp_cpu_id()])
 extern volatile int nmi_count;
 
 /*
@@ -96,11 +105,92 @@ uint64_t mktme_program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
 /* Drop every TLB entry but global ones: reload CR3 */
 void flush_tlb(void);
 
+/* Busy-wait @us microseconds (PIT channel 2) */
+void udelay(uint32_t us);
+
+static inline void cpu_relax(void)
+{
+    asm volatile("pause" : : : "memory");
+}
+
+/* Atomically add @v to *@p; returns the old value */
+static inline int atomic_fetch_add(volatile int *p, int v)
+{
+    return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST);
+}
+
+typedef struct {
+    volatile int locked;
+} spinlock_t;
+
+static inline void spin_lock(spinlock_t *l)
+{
+    while (__atomic_exchange_n(&l->locked, 1, __ATOMIC_ACQUIRE)) {
+        while (l->locked) {
+            cpu_relax();
+        }
+    }
+}
+
+static inline void spin_unlock(spinlock_t *l)
+{
+    __atomic_store_n(&l->locked, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * SMP: the BSP starts the other CPUs (APs) with INIT-SIPI-SIPI; they
+ * run in long mode on the same GDT, IDT and page tables, each with its
+ * own stack, TSS and last_exc, and wait for work.  CPU numbers are 0
+ * for the BSP and 1.. for the APs in the order they came up.
+ *
+ * compat_pconfig, user_pconfig and legacy.S keep their state in global
+ * variables: the BSP alone may use them.
+ */
+typedef void (*smp_fn)(int cpu, void *arg);
+
+/* The number of CPUs QEMU has (fw_cfg FW_CFG_NB_CPUS), at most the max */
+int smp_expected_cpus(void);
+/* Start the APs; returns the number of CPUs running, the BSP included */
+int smp_start(void);
+/*
+ * smp_start() as a test: every CPU that QEMU has (and cpus=N of the
+ * command line, if given) must run.  Returns the number of CPUs running.
+ */
+int smp_start_checked(void);
+/* The number of CPUs running, the BSP included */
+int smp_cpus(void);
+/* This CPU's number */
+int smp_cpu_id(void);
+/* The local APIC ID of CPU @cpu */
+uint32_t smp_apic_id(int cpu);
+/* Start @fn(@cpu, @arg) on AP @cpu and return at once */
+void smp_call(int cpu, smp_fn fn, void *arg);
+/*
+ * Wait until every AP has finished the work smp_call() gave it (or a
+ * timeout of 120 s); returns the number of CPUs, the BSP included,
+ * that have no work left.
+ */
+int smp_wait(void);
+/*
+ * Run @fn on every CPU at once, the BSP too, and wait for all; returns
+ * the number of CPUs that ran it to the end.
+ */
+int smp_run(smp_fn fn, void *arg);
+/* Run @fn on CPU @cpu (0: the BSP itself) and wait for it */
+void smp_run_on(int cpu, smp_fn fn, void *arg);
+
 uint8_t cmos_read(uint8_t idx);
 void cmos_write(uint8_t idx, uint8_t val);
 void system_reset(void);
 
-/* TAP reporting */
+/*
+ * TAP reporting: every CPU may report; each line (and the diagnostics of
+ * a check) goes out whole.  Within a function that smp_run() or
+ * smp_call() runs, the description starts with "cpu N: ".  Hold
+ * console_lock() to keep several lines together; it nests.
+ */
+void console_lock(void);
+void console_unlock(void);
 extern int tap_count, tap_failed;
 void tap_set_count(int n);
 bool check(bool ok, const char *fmt, ...);

@@ -217,11 +217,6 @@ struct fw_cfg_dma {
 static volatile struct fw_cfg_dma dma_desc;
 static uint8_t fw_cfg_dir[4 + 64 * 64];
 
-static inline void outw(uint16_t port, uint16_t v)
-{
-    asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
 /* Read @len bytes of item @sel into physical address @pa; the control word */
 static uint32_t fw_cfg_dma_read(uint16_t sel, uint64_t pa, uint32_t len)
 {
