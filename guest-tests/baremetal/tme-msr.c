@@ -9,7 +9,9 @@
  *
  * The command line selects the scenario and gives the expected values,
  * which come from the QEMU command line of the test, not from QEMU:
- *   notme | self | firmware | rngfail | lockdisabled | smm | migrate
+ *   notme | self | firmware | rngfail | lockdisabled | smm | migrate |
+ *   coreactivate (the guest activates, then each CPU core-activates)
+ *   cpus=N (CPUs that QEMU has: they all run the per-core checks)
  *   max-keyid-bits=N max-keys=N phys-bits=N keyid-bits=N
  *   exclude-base=X exclude-mask=X
  */
@@ -437,6 +439,147 @@ static void test_shared(void)
     test_core_activate(0);
 }
 
+/*
+ * MK_TME_CORE_ACTIVATE is per core (4.2.3): the firmware, or the guest
+ * after activating TME, writes it on every core.  Each CPU checks it
+ * through a page mapped at (4 + cpu) GiB through KeyID 1: until this
+ * core is activated the KeyID bits are address bits above RAM, after
+ * it they select KeyID 1, which PCONFIG never programmed, so the alias
+ * reads the page through the TME key as KeyID 0 does.
+ */
+#define KEYID_PAGE      0x1000000UL
+#define GIB             (1ULL << 30)
+
+extern uint64_t pdpt[512];
+static uint64_t pd_cpu[SMP_MAX_CPUS][512] __attribute__((aligned(4096)));
+static volatile int core_done[SMP_MAX_CPUS];
+static uint64_t package_activate;
+
+/* How many quadwords of KEYID_PAGE this CPU reads through KeyID 1 */
+static int keyid1_alias_count(int cpu)
+{
+    uint64_t *pd = pd_cpu[cpu];
+    int i;
+
+    for (i = 0; i < 512; i++) {
+        pd[i] = ((uint64_t)i << 21) | 1ULL << (phys_bits - keyid_bits) |
+                0x83;                   /* present, writable, 2 MiB */
+    }
+    pdpt[4 + cpu] = (uint64_t)pd | 0x3;
+    flush_tlb();
+    return count_pattern((4 + cpu) * GIB + KEYID_PAGE, 3);
+}
+
+/* On each CPU: the firmware activated TME and this core */
+static void firmware_core(int cpu, void *arg)
+{
+    uint64_t v;
+
+    check_u64(rdmsr(IA32_TME_ACTIVATE), package_activate,
+              "IA32_TME_ACTIVATE reads the package's value");
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, package_activate), GP_VECTOR,
+                 "WRMSR IA32_TME_ACTIVATE #GP: the lock is package-wide");
+    check_vector(wrmsr_safe(IA32_TME_EXCLUDE_MASK, 0), GP_VECTOR,
+                 "WRMSR IA32_TME_EXCLUDE_MASK after lock #GP");
+    if (max_bits) {
+        check_vector(rdmsr_safe(MK_TME_CORE_ACTIVATE, &v), NO_EXCEPTION,
+                     "RDMSR MK_TME_CORE_ACTIVATE");
+        check_u64(v, KEYID_BITS(keyid_bits),
+                  "the firmware core-activated this core");
+        check(keyid1_alias_count(cpu) == 512,
+              "KeyID 1 in a PDE reaches the page on this core");
+    }
+    test_core_activate(KEYID_BITS(keyid_bits));
+    core_done[cpu] = 1;
+}
+
+/* Every CPU ran its part: the test fails for an AP that did not */
+static void check_all_done(int ran, const char *what)
+{
+    int i, n = 0;
+
+    for (i = 0; i < SMP_MAX_CPUS; i++) {
+        n += core_done[i];
+        core_done[i] = 0;
+    }
+    check(ran == smp_expected_cpus() && n == smp_expected_cpus(),
+          "%s: %d of %d CPUs done", what, n, smp_expected_cpus());
+}
+
+static void test_firmware_smp(void)
+{
+    fill_pattern(KEYID_PAGE, 3);
+    package_activate = rdmsr(IA32_TME_ACTIVATE);
+    smp_start_checked();
+    check_all_done(smp_run(firmware_core, NULL),
+                   "firmware activation checked on every CPU");
+}
+
+/* On each CPU before the guest activates TME */
+static void core_before(int cpu, void *arg)
+{
+    uint64_t v;
+
+    check_vector(rdmsr_safe(MK_TME_CORE_ACTIVATE, &v), NO_EXCEPTION,
+                 "RDMSR MK_TME_CORE_ACTIVATE before activation");
+    check_u64(v, 0, "MK_TME_CORE_ACTIVATE is 0 after reset");
+    check_vector(wrmsr_safe(MK_TME_CORE_ACTIVATE, KEYID_BITS(1)), GP_VECTOR,
+                 "WRMSR MK_TME_CORE_ACTIVATE non-zero KeyID bits #GP");
+    check_vector(wrmsr_safe(MK_TME_CORE_ACTIVATE, 1), GP_VECTOR,
+                 "WRMSR MK_TME_CORE_ACTIVATE reserved bit 0 #GP");
+    check_vector(wrmsr_safe(MK_TME_CORE_ACTIVATE, 0), NO_EXCEPTION,
+                 "WRMSR MK_TME_CORE_ACTIVATE 0 before activation");
+    check_u64(rdmsr(MK_TME_CORE_ACTIVATE), 0,
+              "MK_TME_CORE_ACTIVATE shadows the package: no KeyID bits yet");
+    check(keyid1_alias_count(cpu) == 0,
+          "KeyID bits are address bits: the alias does not reach the page");
+    core_done[cpu] = 1;
+}
+
+/* On each CPU after the BSP activated TME and MKTME */
+static void core_after(int cpu, void *arg)
+{
+    check_u64(rdmsr(IA32_TME_ACTIVATE), package_activate,
+              "IA32_TME_ACTIVATE reads the package's value");
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, 0), GP_VECTOR,
+                 "WRMSR IA32_TME_ACTIVATE #GP: the lock is package-wide");
+    check_u64(rdmsr(MK_TME_CORE_ACTIVATE), 0,
+              "MK_TME_CORE_ACTIVATE still 0: not yet written on this core");
+    check(keyid1_alias_count(cpu) == 0,
+          "the alias does not reach the page before this core is "
+          "activated");
+    test_core_activate(KEYID_BITS(max_bits));
+    check(keyid1_alias_count(cpu) == 512,
+          "KeyID 1 in a PDE reaches the page once this core is activated");
+    check_vector(wrmsr_safe(MK_TME_CORE_ACTIVATE, KEYID_BITS(max_bits)),
+                 GP_VECTOR, "WRMSR MK_TME_CORE_ACTIVATE with the package's "
+                 "KeyID bits #GP (read-only)");
+    check_u64(rdmsr(MK_TME_CORE_ACTIVATE), KEYID_BITS(max_bits),
+              "MK_TME_CORE_ACTIVATE unchanged by the faulting write");
+    core_done[cpu] = 1;
+}
+
+/* The guest activates TME and writes MK_TME_CORE_ACTIVATE on each core */
+static void test_core_activate_smp(void)
+{
+    uint64_t act = ENABLE | SAVE_KEY | KEYID_BITS(max_bits) |
+                   ALG_AES_XTS_128;
+
+    test_cpuid(true);
+    expect_activate(0, "is 0 after reset (unlocked)");
+    fill_pattern(KEYID_PAGE, 3);
+    smp_start_checked();
+    check_all_done(smp_run(core_before, NULL),
+                   "MK_TME_CORE_ACTIVATE checked on every CPU before "
+                   "activation");
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, act), NO_EXCEPTION,
+                 "WRMSR IA32_TME_ACTIVATE on the BSP: enable, MKTME");
+    expect_activate(act | LOCK, "enabled and locked");
+    package_activate = act | LOCK;
+    check_all_done(smp_run(core_after, NULL),
+                   "every CPU core-activated after the activation");
+}
+
 int main(void)
 {
     setup_idt();
@@ -467,6 +610,11 @@ int main(void)
         }
     } else if (cmdline_has("firmware")) {
         test_firmware();
+        if (smp_expected_cpus() > 1 || cmdline_has("cpus")) {
+            test_firmware_smp();
+        }
+    } else if (cmdline_has("coreactivate")) {
+        test_core_activate_smp();
     } else if (cmdline_has("rngfail")) {
         test_rng_fail();
     } else if (cmdline_has("lockdisabled")) {
