@@ -10,7 +10,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Scenarios (command line): firmware | inactive | tmeonly | lockedoff |
- * noenum | entropy; max-keyid-bits=N max-keys=N as in tme-msr.c.
+ * noenum | entropy | concurrent (PCONFIG on every CPU at once, with
+ * cpus=N); max-keyid-bits=N max-keys=N as in tme-msr.c.
  */
 
 #include "lib.h"
@@ -437,6 +438,182 @@ static void test_not_active(const char *why)
     expect_gp(pconfig(0, kp), why);
 }
 
+/*
+ * PCONFIG on every CPU at once (6.2.4): x-tme-pconfig-delay makes each
+ * PCONFIG hold KEY_TABLE_LOCK, so the others get DEVICE_BUSY and retry.
+ * Every attempt uses a key of its own; each CPU records the last key it
+ * programmed successfully into each KeyID.  Afterwards each KeyID must
+ * hold one of those keys, which reading a page it wrote through spare
+ * KeyIDs programmed with each candidate shows: only the KeyID with the
+ * same key reads the plaintext.  A key from an attempt that returned
+ * DEVICE_BUSY, or a torn entry, matches no candidate.
+ */
+#define DEVICE_BUSY             5
+#define STORM_KEYIDS            4           /* KeyIDs 1 to 4 */
+#define STORM_SPARE             16          /* candidates: KeyIDs 16.. */
+#define STORM_MIN_ROUNDS        8
+#define STORM_MAX_ROUNDS        200
+#define STORM_PA                0x800000UL  /* a free 2 MiB page */
+#define GIB                     (1ULL << 30)
+
+struct storm_cpu {
+    uint32_t attempts;
+    uint32_t last_ok[STORM_KEYIDS + 1];     /* attempt number, 0: none */
+    int ok, busy, other;
+    uint64_t other_rax;
+    int done;
+};
+static struct storm_cpu storm[SMP_MAX_CPUS];
+static volatile int storm_ready, storm_busy;
+
+/* The key of attempt @n of CPU @cpu on KeyID @keyid: unique per attempt */
+static void storm_key(int cpu, int keyid, uint32_t n, uint8_t *data,
+                      uint8_t *tweak)
+{
+    int i;
+
+    for (i = 0; i < 16; i++) {
+        data[i] = 0x11 * i;
+        tweak[i] = 0xff - 0x0d * i;
+    }
+    data[0] = tweak[0] = 0xc0 | cpu;
+    data[1] = tweak[1] = keyid;
+    data[2] = tweak[2] = n;
+    data[3] = tweak[3] = n >> 8;
+    data[4] = tweak[4] = n >> 16;
+}
+
+static void pconfig_storm(int cpu, void *arg)
+{
+    struct storm_cpu *me = &storm[cpu];
+    uint8_t data[16], tweak[16];
+    int r, i;
+
+    /* Start together */
+    atomic_fetch_add(&storm_ready, 1);
+    while (storm_ready < smp_cpus()) {
+        cpu_relax();
+    }
+    for (r = 0; r < STORM_MAX_ROUNDS &&
+         (r < STORM_MIN_ROUNDS || !storm_busy); r++) {
+        for (i = 0; i < STORM_KEYIDS; i++) {
+            int keyid = 1 + (r + cpu + i) % STORM_KEYIDS;
+            uint64_t rax;
+
+            do {
+                uint32_t n = ++me->attempts;
+
+                storm_key(cpu, keyid, n, data, tweak);
+                rax = mktme_program(keyid, CMD_DIRECT, data, tweak);
+                if (rax == PROG_SUCCESS) {
+                    me->last_ok[keyid] = n;
+                    me->ok++;
+                } else if (rax == DEVICE_BUSY) {
+                    me->busy++;
+                    atomic_fetch_add(&storm_busy, 1);
+                } else {
+                    me->other++;
+                    me->other_rax = rax;
+                }
+            } while (rax == DEVICE_BUSY);
+        }
+    }
+    me->done = 1;
+}
+
+static uint64_t phys_bits, keyid_bits;
+static uint64_t storm_pd[512] __attribute__((aligned(4096)));
+
+/* STORM_PA through @keyid, mapped at 4 GiB + STORM_PA */
+static volatile uint64_t *map_keyid(uint64_t keyid)
+{
+    extern uint64_t pdpt[512];
+    int i;
+
+    for (i = 0; i < 512; i++) {
+        storm_pd[i] = ((uint64_t)i << 21) |
+                      keyid << (phys_bits - keyid_bits) | 0x83;
+    }
+    pdpt[4] = (uint64_t)storm_pd | 0x3;
+    flush_tlb();
+    return (volatile uint64_t *)(4 * GIB + STORM_PA);
+}
+
+static uint64_t storm_pattern(int i, int keyid)
+{
+    return 0x5707e00000000000ULL ^ (uint64_t)keyid << 32 ^ i * 0x10001ULL;
+}
+
+static void test_concurrent(void)
+{
+    uint32_t a, b, c, d;
+    uint8_t data[16], tweak[16];
+    int n, cpu, keyid, i, done = 0, busy = 0;
+
+    cpuid(0x80000008, 0, &a, &b, &c, &d);
+    phys_bits = a & 0xff;
+    keyid_bits = (rdmsr(IA32_TME_ACTIVATE) >> 32) & 0xf;
+    n = smp_start_checked();
+    printf("# PCONFIG on %d CPUs at once\n", n);
+    check_u64(smp_run(pconfig_storm, NULL), smp_expected_cpus(),
+              "every CPU ran PCONFIG to the end");
+    for (cpu = 0; cpu < SMP_MAX_CPUS; cpu++) {
+        struct storm_cpu *s = &storm[cpu];
+
+        if (!s->done) {
+            continue;
+        }
+        done++;
+        busy += s->busy;
+        if (!check(s->other == 0 &&
+                   s->ok >= STORM_MIN_ROUNDS * STORM_KEYIDS,
+                   "CPU %d: %d PCONFIG succeeded, %d returned DEVICE_BUSY "
+                   "and were retried, none returned another code", cpu,
+                   s->ok, s->busy)) {
+            printf("#   %d returned another code, the last 0x%lx\n",
+                   s->other, s->other_rax);
+        }
+    }
+    check(done == smp_expected_cpus(), "%d of %d CPUs reported", done,
+          smp_expected_cpus());
+    check(busy > 0, "DEVICE_BUSY seen %d times: the CPUs collided on "
+          "KEY_TABLE_LOCK", busy);
+
+    for (keyid = 1; keyid <= STORM_KEYIDS; keyid++) {
+        volatile uint64_t *p = map_keyid(keyid);
+        int holder = -1, matches = 0;
+
+        for (i = 0; i < 512; i++) {
+            p[i] = storm_pattern(i, keyid);
+        }
+        for (cpu = 0; cpu < SMP_MAX_CPUS; cpu++) {
+            uint32_t last = storm[cpu].last_ok[keyid];
+            int same = 0;
+
+            if (!storm[cpu].done || !last) {
+                continue;
+            }
+            storm_key(cpu, keyid, last, data, tweak);
+            if (mktme_program(STORM_SPARE + cpu, CMD_DIRECT, data, tweak) !=
+                PROG_SUCCESS) {
+                continue;
+            }
+            p = map_keyid(STORM_SPARE + cpu);
+            for (i = 0; i < 512; i++) {
+                same += p[i] == storm_pattern(i, keyid);
+            }
+            if (same == 512) {
+                holder = cpu;
+                matches++;
+            } else if (same) {
+                matches += 100;             /* partly: neither key */
+            }
+        }
+        check(matches == 1, "KeyID %d holds the key that CPU %d last "
+              "programmed into it, and no other candidate", keyid, holder);
+    }
+}
+
 int main(void)
 {
     setup_idt();
@@ -454,6 +631,8 @@ int main(void)
         for (;;) {
             asm volatile("cli; hlt");
         }
+    } else if (cmdline_has("concurrent")) {
+        test_concurrent();
     } else if (cmdline_has("entropy")) {
         test_entropy();
     } else if (cmdline_has("inactive")) {
