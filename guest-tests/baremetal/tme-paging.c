@@ -56,6 +56,57 @@ static volatile uint64_t *map_alias(int n, uint64_t dir_keyid, uint64_t keyid)
     return (volatile uint64_t *)(n * GIB + TEST_PA);
 }
 
+/*
+ * Multi-CPU tests map pages in windows: window @win maps [(8 + win) GiB,
+ * (9 + win) GiB) onto the first GiB through @keyid.  map_win() flushes
+ * the TLB of the CPU that calls it only: each CPU maps its own windows,
+ * or one whose entries another CPU changed and told it to invalidate.
+ */
+#define WIN_GIB         8
+#define WINDOWS         (2 * SMP_MAX_CPUS)
+static uint64_t pd_win[WINDOWS][512] __attribute__((aligned(4096)));
+
+static volatile uint64_t *win_addr(int win, uint64_t pa)
+{
+    return (volatile uint64_t *)((WIN_GIB + win) * GIB + pa);
+}
+
+static volatile uint64_t *map_win(int win, uint64_t keyid, uint64_t pa)
+{
+    int i;
+
+    for (i = 0; i < 512; i++) {
+        pd_win[win][i] = ((uint64_t)i << 21) | keyid_pa(keyid) | PTE_P |
+                         PTE_RW | PTE_PS;
+    }
+    pdpt[WIN_GIB + win] = (uint64_t)pd_win[win] | PTE_P | PTE_RW;
+    flush_tlb();
+    return win_addr(win, pa);
+}
+
+/* Each CPU marks that it ran its part of a multi-CPU test */
+static volatile int cpu_done[SMP_MAX_CPUS];
+
+/*
+ * Every CPU that QEMU has ran its part: @ran CPUs finished the function
+ * (smp_run()) and all marked cpu_done.  Clears the marks.
+ */
+static void check_all_done(int ran, const char *what)
+{
+    int i, n = 0;
+
+    for (i = 0; i < SMP_MAX_CPUS; i++) {
+        n += !!cpu_done[i];
+        cpu_done[i] = 0;
+    }
+    check(ran == smp_expected_cpus() && n == smp_expected_cpus(),
+          "%s: %d of %d CPUs did their part", what, n,
+          smp_expected_cpus());
+}
+
+static int count_pattern(volatile uint64_t *p, uint64_t salt);
+static void test_alias_smp(void);
+
 static void test_mktme(void)
 {
     volatile uint64_t *direct = (volatile uint64_t *)TEST_PA;
@@ -197,6 +248,10 @@ static void test_alias(void)
     check_u64(mktme_program(1, 2, NULL, NULL), 0, "PCONFIG KeyID 1 CLEAR_KEY");
     k0[5] = 0x1234;
     check_u64(k1[5], 0x1234, "a cleared KeyID 1 reads what KeyID 0 wrote");
+
+    if (smp_expected_cpus() > 1 || cmdline_has("cpus")) {
+        test_alias_smp();
+    }
 }
 
 /* fw_cfg's DMA interface (docs/specs/fw_cfg.rst) */
@@ -277,6 +332,42 @@ static uint8_t dma_byte(int i)
  * then reads the data and KeyID 1 reads D_1(E_0(data)) (the host checks
  * those bytes with python3-cryptography).
  */
+/*
+ * With several CPUs, each maps the page through KeyID 1 in a window of
+ * its own and reads KeyID 1's data before the DMA; after it, through the
+ * same TLB entries, each must see what the BSP sees through KeyID 1 and
+ * the device's data through KeyID 0.
+ */
+static uint64_t dma_k1_view[512];
+static bool dma_smp;
+
+static void dma_before(int cpu, void *arg)
+{
+    volatile uint64_t *k1 = map_win(cpu, 1, TEST_PA);
+
+    check(count_pattern(k1, 0) == 512,
+          "before the DMA, KeyID 1 reads the data the BSP wrote");
+    cpu_done[cpu] = 1;
+}
+
+static void dma_after(int cpu, void *arg)
+{
+    volatile uint64_t *k1 = win_addr(cpu, TEST_PA);
+    volatile uint8_t *k0 = (volatile uint8_t *)TEST_PA;
+    int i, same;
+
+    for (same = 1, i = 0; i < 512; i++) {
+        same &= k1[i] == dma_k1_view[i];
+    }
+    check(same, "after the DMA, KeyID 1 (mapped as before, no TLB flush) "
+          "reads what the BSP read through KeyID 1");
+    for (same = 1, i = 0; i < 4096; i++) {
+        same &= k0[i] == dma_byte(i);
+    }
+    check(same, "KeyID 0 reads what the device wrote");
+    cpu_done[cpu] = 1;
+}
+
 static void test_dma(void)
 {
     volatile uint64_t *k1;
@@ -285,11 +376,19 @@ static void test_dma(void)
     uint16_t sel;
     int i, same;
 
+    dma_smp = smp_expected_cpus() > 1 || cmdline_has("cpus");
+    if (dma_smp) {
+        smp_start_checked();
+    }
     check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
               "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
     k1 = map_alias(4, 0, 1);
     for (i = 0; i < 512; i++) {
         k1[i] = pattern(i);
+    }
+    if (dma_smp) {
+        check_all_done(smp_run(dma_before, NULL),
+                       "every CPU read KeyID 1's page before the DMA");
     }
     sel = fw_cfg_find("opt/tme/dma", &size);
     if (!check(sel && size == 4096, "fw_cfg has opt/tme/dma, 4096 bytes")) {
@@ -306,6 +405,7 @@ static void test_dma(void)
             want |= (uint64_t)dma_byte(i * 8 + b) << (8 * b);
         }
         same += v == want || v == pattern(i);
+        dma_k1_view[i] = v;
         if (i < 4) {
             printf(" %016lx", v);
         }
@@ -316,6 +416,10 @@ static void test_dma(void)
         same &= k0[i] == dma_byte(i);
     }
     check(same, "KeyID 0 reads what the device wrote");
+    if (dma_smp) {
+        check_all_done(smp_run(dma_after, NULL),
+                       "every CPU read the page after the DMA");
+    }
 }
 
 /*
@@ -370,34 +474,184 @@ static int count_pattern(volatile uint64_t *p, uint64_t salt)
 }
 
 /*
+ * One CPU writes a page through KeyID 5 over and over while all others
+ * read it at the same time, each through another kind of KeyID: one
+ * with another key (7), NO_ENCRYPT (6) or KeyID 0 (the TME key).  Every
+ * access through another KeyID converts the page, with the other vCPUs
+ * stopped; no reader may ever see the writer's plaintext, and at the end
+ * KeyID 5 reads the writer's last round back whole.  The writer is the
+ * last CPU, an AP; it goes on until every reader has read the page
+ * SHARE_PASSES times while it wrote.
+ */
+#define SHARE_PA        (12 * MIB)          /* a free 2 MiB page */
+#define SHARE_SALT      0x05a1e00000000000ULL
+#define SHARE_ROUNDS    20
+#define SHARE_PASSES    3
+#define SHARE_MAX_ROUNDS 100000
+#define WIN_SHARE       0                   /* + cpu */
+
+struct share_cpu {
+    int keyid;
+    volatile int passes;
+    int leaks;
+};
+static struct share_cpu share[SMP_MAX_CPUS];
+static volatile int share_ready, share_rounds, share_writing;
+
+static void share_fn(int cpu, void *arg)
+{
+    static const int reader_keyid[3] = { 7, 6, 0 };
+    int n = smp_cpus(), writer = n - 1, r, i, c, least;
+    volatile uint64_t *p;
+    struct share_cpu *me = &share[cpu];
+
+    me->keyid = cpu == writer ? 5 : reader_keyid[cpu % 3];
+    p = map_win(WIN_SHARE + cpu, me->keyid, SHARE_PA);
+    atomic_fetch_add(&share_ready, 1);
+    while (share_ready < n) {
+        cpu_relax();
+    }
+    if (cpu == writer) {
+        for (r = 1; r <= SHARE_MAX_ROUNDS; r++) {
+            for (i = 0; i < 512; i++) {
+                p[i] = pattern(i) ^ SHARE_SALT ^ r;
+            }
+            share_rounds = r;
+            for (least = SHARE_PASSES, c = 0; c < writer; c++) {
+                if (share[c].passes < least) {
+                    least = share[c].passes;
+                }
+            }
+            if (r >= SHARE_ROUNDS && least >= SHARE_PASSES) {
+                break;
+            }
+        }
+        share_writing = 0;
+    } else {
+        while (share_writing) {
+            for (i = 0; i < 512; i++) {
+                /* The plaintext of any round: pattern ^ salt ^ r */
+                if (((p[i] ^ pattern(i) ^ SHARE_SALT) >> 20) == 0) {
+                    me->leaks++;
+                }
+            }
+            me->passes++;
+        }
+    }
+    cpu_done[cpu] = 1;
+}
+
+static void test_alias_smp(void)
+{
+    volatile uint64_t *k5, *ne;
+    int n = smp_start_checked(), cpu, r;
+
+    check_u64(mktme_program(5, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 5 KEYID_SET_KEY_DIRECT (the writer's)");
+    check_u64(mktme_program(6, 3, NULL, NULL), 0,
+              "PCONFIG KeyID 6 NO_ENCRYPT");
+    check_u64(mktme_program(7, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 7 KEYID_SET_KEY_DIRECT");
+    share_writing = 1;
+    check_all_done(smp_run(share_fn, NULL),
+                   "one CPU wrote through KeyID 5 while the others read");
+    r = share_rounds;
+    printf("# CPU %d wrote the page %d times through KeyID 5\n", n - 1, r);
+    for (cpu = 0; cpu < n - 1; cpu++) {
+        check(share[cpu].passes >= SHARE_PASSES && share[cpu].leaks == 0,
+              "CPU %d read the page %d times through KeyID %d while CPU %d "
+              "wrote it; quadwords of plaintext seen: %d", cpu,
+              share[cpu].passes, share[cpu].keyid, n - 1,
+              share[cpu].leaks);
+    }
+    k5 = map_win(WIN_SHARE, 5, SHARE_PA);
+    check(count_pattern(k5, SHARE_SALT ^ r) == 512,
+          "KeyID 5 reads the writer's last round back whole");
+    ne = map_win(WIN_SHARE, 6, SHARE_PA);
+    check(count_pattern(ne, SHARE_SALT ^ r) == 0,
+          "the NO_ENCRYPT view does not show it");
+}
+
+/*
  * Spec 7.6: the OS/VMM moves a page from "VM2" (KeyID 2) to "VM3"
  * (KeyID 3) with EvictPage (7.5) and AddPage (7.4), keeping the evicted
  * contents in a KeyID 0 swap page, then gives them back to KeyID 2.
+ * Each party runs on a CPU of its own when there are four: a checker
+ * with a NO_ENCRYPT KeyID on CPU 0, VM2 on CPU 1, the VMM on CPU 2 and
+ * VM3 on CPU 3.  Each maps the page in windows of its own, so when the
+ * VMM takes the page from VM2 it clears VM2's entry and has VM2's CPU
+ * invalidate its TLB, as 7.5 says.
  */
 #define SWAP_PA         (TEST_PA + 2 * MIB)
 #define SECRET_SALT     0x5ec7e75ec7e75ec7ULL
-static void test_flows(void)
+enum { CHECKER, VM2, VMM, VM3, PARTIES };
+enum { WIN_VM2, WIN_VMM_OLD, WIN_VMM_NEW, WIN_VM3, WIN_CHECKER };
+#define WIN_ALL         16          /* + cpu: every CPU at the end */
+
+static void flow(int party, smp_fn fn)
 {
-    volatile uint64_t *vm2, *vmm, *vm3, *ne;
-    volatile uint64_t *swap = (volatile uint64_t *)SWAP_PA;
+    smp_run_on(party % smp_cpus(), fn, NULL);
+}
+
+static void flow_keys_vmm(int cpu, void *arg)
+{
+    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
+              "VMM: PCONFIG KeyID 2 (VM2) KEYID_SET_KEY_DIRECT");
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
+              "VMM: PCONFIG KeyID 3 (VM3) KEYID_SET_KEY_DIRECT");
+    cpu_done[cpu] = 1;
+}
+
+static void flow_keys_checker(int cpu, void *arg)
+{
+    check_u64(mktme_program(4, 3, NULL, NULL), 0,
+              "checker: PCONFIG KeyID 4 NO_ENCRYPT");
+    cpu_done[cpu] = 1;
+}
+
+/* VM2 owns the page and keeps a secret in it */
+static void flow_vm2_writes(int cpu, void *arg)
+{
+    volatile uint64_t *vm2 = map_win(WIN_VM2, 2, TEST_PA);
     int i;
 
-    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
-              "PCONFIG KeyID 2 (VM2) KEYID_SET_KEY_DIRECT");
-    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
-              "PCONFIG KeyID 3 (VM3) KEYID_SET_KEY_DIRECT");
-    check_u64(mktme_program(4, 3, NULL, NULL), 0, "PCONFIG KeyID 4 NO_ENCRYPT");
-
-    /* VM2 owns the page and keeps a secret in it */
-    vm2 = map_alias(4, 0, 2);
     for (i = 0; i < 512; i++) {
         vm2[i] = pattern(i) ^ SECRET_SALT;
     }
+    check(count_pattern(vm2, SECRET_SALT) == 512,
+          "VM2 writes its secret through KeyID 2");
+    cpu_done[cpu] = 1;
+}
 
-    /* EvictPage: unmap VM2's mapping, map it to the VMM with KeyID 2 */
-    pd_alias[0][TEST_PA >> 21] = 0;
+/* EvictPage 1.1: the page is no longer accessible to VM2 */
+static void flow_vmm_unmaps(int cpu, void *arg)
+{
+    pd_win[WIN_VM2][TEST_PA >> 21] = 0;
+    cpu_done[cpu] = 1;
+}
+
+/* EvictPage 1.2: VM2's CPU invalidates its mapping */
+static void flow_vm2_invalidates(int cpu, void *arg)
+{
+    volatile uint64_t *vm2 = win_addr(WIN_VM2, TEST_PA);
+
     invlpg(vm2);
-    vmm = map_alias(5, 0, 2);
+    last_exc.vector = NO_EXCEPTION;
+    asm volatile("1: mov (%0), %%rax\n2:\n\t" EXTABLE_ENTRY(1b, 2b)
+                 : : "r"(vm2) : "rax", "memory");
+    check_vector(last_exc.vector, PF_VECTOR,
+                 "EvictPage: after the VMM's unmap and INVLPG on this CPU "
+                 "VM2 no longer reaches the page");
+    cpu_done[cpu] = 1;
+}
+
+/* EvictPage 1.3, 1.4; 7.6 step 2: the VMM saves the page to swap */
+static void flow_vmm_evicts(int cpu, void *arg)
+{
+    volatile uint64_t *vmm = map_win(WIN_VMM_OLD, 2, TEST_PA);
+    volatile uint64_t *swap = (volatile uint64_t *)SWAP_PA;
+    int i;
+
     clflush_page(vmm);
     check(count_pattern(vmm, SECRET_SALT) == 512,
           "EvictPage: the VMM reads the page through the old KeyID 2");
@@ -405,37 +659,119 @@ static void test_flows(void)
         swap[i] = vmm[i];
     }
     clflush_page(vmm);
+    cpu_done[cpu] = 1;
+}
 
-    /* AddPage: KeyID 3 maps the page, zeroes it, VM3 uses it */
-    vm3 = map_alias(4, 0, 3);
+/* AddPage: the VMM maps the page through KeyID 3 and zeroes it */
+static void flow_vmm_adds(int cpu, void *arg)
+{
+    volatile uint64_t *vmm = map_win(WIN_VMM_NEW, 3, TEST_PA);
+    int i;
+
     for (i = 0; i < 512; i++) {
-        vm3[i] = 0;
+        vmm[i] = 0;
     }
-    check(count_pattern(vm3, SECRET_SALT) == 0 && vm3[0] == 0 &&
-          vm3[511] == 0, "AddPage: KeyID 3 zeroes the page and reads zeroes");
-    ne = map_alias(5, 0, 4);
+    check(count_pattern(vmm, SECRET_SALT) == 0 && vmm[0] == 0 &&
+          vmm[511] == 0, "AddPage: KeyID 3 zeroes the page and reads zeroes");
+    cpu_done[cpu] = 1;
+}
+
+static void flow_checker(int cpu, void *arg)
+{
+    volatile uint64_t *ne = map_win(WIN_CHECKER, 4, TEST_PA);
+
     check(count_pattern(ne, SECRET_SALT) == 0 && ne[0] != 0,
           "NO_ENCRYPT view: DRAM holds E_3(0), neither the secret nor 0");
-    vm3 = map_alias(4, 0, 3);
+    cpu_done[cpu] = 1;
+}
+
+/* VM3 gets the page and uses it */
+static void flow_vm3_uses(int cpu, void *arg)
+{
+    volatile uint64_t *vm3 = map_win(WIN_VM3, 3, TEST_PA);
+    int i, zero = 0;
+
+    for (i = 0; i < 512; i++) {
+        zero += vm3[i] == 0;
+    }
+    check(zero == 512, "VM3 gets the page zeroed through KeyID 3");
     for (i = 0; i < 512; i++) {
         vm3[i] = pattern(i);
     }
-    vmm = map_alias(5, 0, 2);
+    cpu_done[cpu] = 1;
+}
+
+/* The VMM's old KeyID 2 mapping, still in its TLB */
+static void flow_vmm_old_keyid(int cpu, void *arg)
+{
+    volatile uint64_t *vmm = win_addr(WIN_VMM_OLD, TEST_PA);
+
     check(count_pattern(vmm, SECRET_SALT) == 0 && count_pattern(vmm, 0) == 0,
           "the old KeyID 2 sees neither VM2's secret nor VM3's data");
-    vm3 = map_alias(4, 0, 3);
-    check(count_pattern(vm3, 0) == 512, "VM3 reads its data back");
+    cpu_done[cpu] = 1;
+}
 
-    /* Back to VM2: AddPage with KeyID 2, contents from the swap page */
-    vm2 = map_alias(4, 0, 2);
+static void flow_vm3_reads(int cpu, void *arg)
+{
+    check(count_pattern(win_addr(WIN_VM3, TEST_PA), 0) == 512,
+          "VM3 reads its data back");
+    cpu_done[cpu] = 1;
+}
+
+/* Back to VM2: AddPage with KeyID 2, contents from the swap page */
+static void flow_vmm_swaps_in(int cpu, void *arg)
+{
+    volatile uint64_t *vmm = map_win(WIN_VMM_OLD, 2, TEST_PA);
+    volatile uint64_t *swap = (volatile uint64_t *)SWAP_PA;
+    int i;
+
     for (i = 0; i < 512; i++) {
-        vm2[i] = 0;
+        vmm[i] = 0;
     }
     for (i = 0; i < 512; i++) {
-        vm2[i] = swap[i];
+        vmm[i] = swap[i];
     }
-    check(count_pattern(vm2, SECRET_SALT) == 512,
+    cpu_done[cpu] = 1;
+}
+
+static void flow_vm2_back(int cpu, void *arg)
+{
+    check(count_pattern(map_win(WIN_VM2, 2, TEST_PA), SECRET_SALT) == 512,
           "swapped back in through KeyID 2, VM2 reads its secret");
+    cpu_done[cpu] = 1;
+}
+
+static void flow_all_read(int cpu, void *arg)
+{
+    check(count_pattern(map_win(WIN_ALL + cpu, 2, TEST_PA), SECRET_SALT) ==
+          512, "KeyID 2 reads VM2's secret on this CPU too");
+    cpu_done[cpu] = 1;
+}
+
+static void test_flows(void)
+{
+    int n = smp_start_checked(), i, parties = 0;
+
+    flow(VMM, flow_keys_vmm);
+    flow(CHECKER, flow_keys_checker);
+    flow(VM2, flow_vm2_writes);
+    flow(VMM, flow_vmm_unmaps);
+    flow(VM2, flow_vm2_invalidates);
+    flow(VMM, flow_vmm_evicts);
+    flow(VMM, flow_vmm_adds);
+    flow(CHECKER, flow_checker);
+    flow(VM3, flow_vm3_uses);
+    flow(VMM, flow_vmm_old_keyid);
+    flow(VM3, flow_vm3_reads);
+    flow(VMM, flow_vmm_swaps_in);
+    flow(VM2, flow_vm2_back);
+    for (i = 0; i < PARTIES && i < n; i++) {
+        parties += cpu_done[i];
+    }
+    check(parties == (n < PARTIES ? n : PARTIES),
+          "the parties ran on %d CPUs", parties);
+    check_all_done(smp_run(flow_all_read, NULL),
+                   "every CPU read the page back");
 }
 
 /*
@@ -738,24 +1074,27 @@ static void test_svm(void)
  * the part in X goes through an exact view of KeyID 1, as if the page
  * were converted to KeyID 1 for it and back to KeyID 2 for the rest.
  */
-static uint64_t pt_straddle[512] __attribute__((aligned(4096)));
+static uint64_t pt_straddle[SMP_MAX_CPUS][512]
+    __attribute__((aligned(4096)));
 
-static void test_straddle(void)
+/*
+ * On every CPU at once, each with a page of its own (TEST_PA + cpu * 4
+ * KiB) in its own window
+ */
+static void straddle_cpu(int cpu, void *arg)
 {
-    volatile uint8_t *x = (volatile uint8_t *)(4 * GIB + TEST_PA);
+    uint64_t pa = TEST_PA + cpu * 4096;
+    volatile uint8_t *x = (volatile uint8_t *)win_addr(cpu, TEST_PA);
     volatile uint64_t *k1 = (volatile uint64_t *)x;
     volatile uint64_t *k2 = (volatile uint64_t *)(x + 4096);
     uint64_t got, lo, k2_510, k2_511;
     int i;
 
-    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
-              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
-    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
-              "PCONFIG KeyID 2 KEYID_SET_KEY_DIRECT");
-    pt_straddle[0] = TEST_PA | keyid_pa(1) | PTE_P | PTE_RW;
-    pt_straddle[1] = TEST_PA | keyid_pa(2) | PTE_P | PTE_RW;
-    pd_alias[0][TEST_PA >> 21] = (uint64_t)pt_straddle | PTE_P | PTE_RW;
-    pdpt[4] = (uint64_t)pd_alias[0] | PTE_P | PTE_RW;
+    pt_straddle[cpu][0] = pa | keyid_pa(1) | PTE_P | PTE_RW;
+    pt_straddle[cpu][1] = pa | keyid_pa(2) | PTE_P | PTE_RW;
+    pd_win[cpu][TEST_PA >> 21] = (uint64_t)pt_straddle[cpu] | PTE_P |
+                                 PTE_RW;
+    pdpt[WIN_GIB + cpu] = (uint64_t)pd_win[cpu] | PTE_P | PTE_RW;
     flush_tlb();
 
     for (i = 0; i < 512; i++) {
@@ -789,6 +1128,18 @@ static void test_straddle(void)
     check(count_pattern(k1, 0) == 509,
           "KeyID 1 reads its data back except the two qwords of the "
           "second part's block and the stored qword");
+    cpu_done[cpu] = 1;
+}
+
+static void test_straddle(void)
+{
+    smp_start_checked();
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
+              "PCONFIG KeyID 2 KEYID_SET_KEY_DIRECT");
+    check_all_done(smp_run(straddle_cpu, NULL),
+                   "every CPU straddled two KeyIDs");
 }
 
 static void test_plain(void)
