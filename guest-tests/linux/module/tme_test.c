@@ -38,6 +38,9 @@
 #define STRESS_KEYIDS           4
 static unsigned int iterations = 3000;
 module_param(iterations, uint, 0444);
+/* A KeyID above MK_TME_MAX_KEYS to write a secret through, or 0 */
+static unsigned int high_keyid;
+module_param(high_keyid, uint, 0444);
 
 struct mktme_key_program {
 	u16 keyid;
@@ -334,6 +337,42 @@ out:
 	kfree(s);
 }
 
+/*
+ * A KeyID that PCONFIG cannot program (above MK_TME_MAX_KEYS) keeps the
+ * TME key: PCONFIG refuses it, a page written through it reads back, and
+ * since KeyID 0 uses the same key the direct map reads the plaintext.
+ * The page stays allocated for the host to read its DRAM image.
+ */
+static void high_keyid_test(struct mktme_key_program *kp)
+{
+	static const char secret[] = "MKTME-HIGH-KEYID-SECRET-01234567";
+	struct page *pg = alloc_page(GFP_KERNEL);
+	u8 *k0, *hk;
+	int i, ok;
+
+	prepare(kp, high_keyid, CMD_DIRECT);
+	pr_info("tme-test: high_pconfig=%lu\n", pconfig_retry(kp));
+	if (!pg)
+		return;
+	hk = (u8 *)map_keyid(pg, high_keyid);
+	if (!hk) {
+		pr_info("tme-test: high_map=failed\n");
+		return;
+	}
+	for (i = 0; i < PAGE_SIZE; i++)
+		hk[i] = secret[i % 32];
+	for (ok = 1, i = 0; i < PAGE_SIZE; i++)
+		ok &= hk[i] == secret[i % 32];
+	pr_info("tme-test: high_readback=%d\n", ok);
+	vunmap(hk);
+	k0 = page_address(pg);
+	for (ok = 1, i = 0; i < PAGE_SIZE; i++)
+		ok &= k0[i] == secret[i % 32];
+	pr_info("tme-test: high_k0_plain=%d\n", ok);
+	pr_info("tme-test: high_pa=%#llx\n",
+		(u64)page_to_pfn(pg) << PAGE_SHIFT);
+}
+
 static void keyid_mapping_tests(struct mktme_key_program *kp)
 {
 	struct page *pg = alloc_page(GFP_KERNEL);
@@ -386,6 +425,8 @@ static int __init tme_test_init(void)
 	kp->keyid_ctrl = CMD_DIRECT | (2 << 8);
 	pr_info("tme-test: badalg=%lu\n", pconfig_retry(kp));
 	keyid_mapping_tests(kp);
+	if (high_keyid)
+		high_keyid_test(kp);
 	kfree(kp);
 
 	stress();
