@@ -19,12 +19,20 @@
 #include "qemu/thread.h"
 #include "migration/vmstate.h"
 #include "system/reset.h"
+#include "hw/resettable.h"
+#include "qom/object.h"
 #include "hw/mem/tme-keytable.h"
 #include "hw/mem/tme-ram.h"
 #include "cpu.h"
 #include "tme.h"
 
-typedef struct X86TMEPackage {
+#define TYPE_X86_TME_PACKAGE "x86-tme-package"
+OBJECT_DECLARE_SIMPLE_TYPE(X86TMEPackage, X86_TME_PACKAGE)
+
+struct X86TMEPackage {
+    Object parent_obj;
+    ResettableState reset_state;
+
     QemuMutex lock;
     X86TMEOptions opts;         /* of the first CPU; all CPUs must agree */
     uint8_t phys_bits;          /* MAXPHYADDR, as CPUID.80000008H reports */
@@ -43,7 +51,12 @@ typedef struct X86TMEPackage {
     TMEKeyTable *keys;
     uint8_t *key_entries;                   /* for migration */
     uint32_t key_entries_size;
-} X86TMEPackage;
+};
+
+OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(X86TMEPackage, tme_package,
+                                          X86_TME_PACKAGE, OBJECT,
+                                          { TYPE_RESETTABLE_INTERFACE },
+                                          { })
 
 static X86TMEPackage *tme_pkg;
 
@@ -360,13 +373,17 @@ void x86_tme_smi(X86CPU *cpu)
 }
 
 /*
- * Machine reset: the lock and the activation are cleared, the key saved
- * for standby survives.  With tme-activate=on QEMU then does what a BIOS
- * does: program the exclusion range and activate TME (and MKTME).
+ * Machine reset, and the wake-up from standby (S3), which QEMU models as
+ * a reset that keeps RAM: the lock, the activation and the MKTME keys are
+ * cleared, the key saved for standby survives.  With tme-activate=on QEMU
+ * then does what a BIOS does: program the exclusion range and activate
+ * TME (and MKTME), saving the key for standby; on a wake-up it restores
+ * the saved key instead of creating one (key select 1, spec 4.2.1), so
+ * RAM reads back as it was before standby.
  */
-static void tme_package_reset(void *opaque)
+static void tme_package_reset_hold(Object *obj, ResetType type)
 {
-    X86TMEPackage *pkg = opaque;
+    X86TMEPackage *pkg = X86_TME_PACKAGE(obj);
     const X86TMEOptions *o = &pkg->opts;
     uint64_t val;
 
@@ -385,15 +402,20 @@ static void tme_package_reset(void *opaque)
     if (o->activate) {
         pkg->exclude_base = o->exclude_base;
         pkg->exclude_mask = o->exclude_mask;
-        val = TME_ACTIVATE_ENABLE |
+        val = TME_ACTIVATE_ENABLE | TME_ACTIVATE_SAVE_KEY |
               ((uint64_t)TME_POLICY_AES_XTS_128 << TME_ACTIVATE_POLICY_SHIFT);
+        if (type == RESET_TYPE_WAKEUP) {
+            val |= TME_ACTIVATE_KEY_SELECT;
+        }
         if (o->max_keyid_bits) {
             val |= (uint64_t)o->keyid_bits << TME_ACTIVATE_KEYID_BITS_SHIFT;
             val |= TME_ACTIVATE_ALG_AES_XTS_128;
         }
         tme_write_activate(val);
         if (!(pkg->activate & TME_ACTIVATE_LOCK)) {
-            warn_report("TME: firmware activation failed (no entropy)");
+            warn_report("TME: firmware activation failed (%s)",
+                        type == RESET_TYPE_WAKEUP ? "no key saved for standby"
+                                                  : "no entropy");
         }
     }
     qemu_mutex_unlock(&pkg->lock);
@@ -513,6 +535,27 @@ static bool tme_same_options(const X86TMEOptions *a, const X86TMEOptions *b)
            !g_strcmp0(a->platform_key, b->platform_key);
 }
 
+static ResettableState *tme_package_get_reset_state(Object *obj)
+{
+    return &X86_TME_PACKAGE(obj)->reset_state;
+}
+
+static void tme_package_init(Object *obj)
+{
+}
+
+static void tme_package_finalize(Object *obj)
+{
+}
+
+static void tme_package_class_init(ObjectClass *oc, void *data)
+{
+    ResettableClass *rc = RESETTABLE_CLASS(oc);
+
+    rc->get_state = tme_package_get_reset_state;
+    rc->phases.hold = tme_package_reset_hold;
+}
+
 bool x86_tme_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -545,7 +588,7 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         return true;
     }
 
-    pkg = g_new0(X86TMEPackage, 1);
+    pkg = X86_TME_PACKAGE(object_new(TYPE_X86_TME_PACKAGE));
     pkg->opts = cpu->tme;
     pkg->phys_bits = cpu->phys_bits;
     tme_pkg = pkg;
@@ -555,7 +598,7 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         (cpu->tme.activate && cpu->tme.keyid_bits &&
          !tme_ram_promise_keyids(errp))) {
         tme_pkg = NULL;
-        g_free(pkg);
+        object_unref(OBJECT(pkg));
         return false;
     }
     pkg->has_platform_key = cpu->tme.platform_key != NULL;
@@ -572,7 +615,7 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
     tme_ram_init(pkg->keys);
 
     /* Registered before the CPUs' reset handlers, so it runs first */
-    qemu_register_reset(tme_package_reset, pkg);
+    qemu_register_resettable(OBJECT(pkg));
     vmstate_register(NULL, 0, &vmstate_tme_package, pkg);
     return true;
 }

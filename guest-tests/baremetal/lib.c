@@ -283,15 +283,29 @@ uint64_t rdmsr(uint32_t msr)
 }
 
 /* The PVH start_info: the command line is at offset 24 */
+/*
+ * The command line, copied on the first call: the firmware may reuse the
+ * low memory that holds the PVH start_info once the kernel runs (a
+ * resume from standby re-enters the kernel after SeaBIOS ran again).
+ */
 const char *cmdline(void)
 {
+    static char copy[1024];
+    static bool copied;
+    const char *c;
     uint64_t p;
+    size_t i;
 
-    if (!start_info_paddr) {
-        return "";
+    if (!copied && start_info_paddr) {
+        p = *(uint64_t *)(uintptr_t)(start_info_paddr + 24);
+        c = p ? (const char *)(uintptr_t)p : "";
+        for (i = 0; i < sizeof(copy) - 1 && c[i]; i++) {
+            copy[i] = c[i];
+        }
+        copy[i] = 0;
+        copied = true;
     }
-    p = *(uint64_t *)(uintptr_t)(start_info_paddr + 24);
-    return p ? (const char *)(uintptr_t)p : "";
+    return copy;
 }
 
 static bool prefix_eq(const char *s, const char *key, size_t n)

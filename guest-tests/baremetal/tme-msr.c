@@ -321,7 +321,7 @@ static void test_restore(void)
 /* QEMU acted as the firmware (tme-activate=on) */
 static void test_firmware(void)
 {
-    uint64_t act = ENABLE | LOCK;
+    uint64_t act = ENABLE | LOCK | SAVE_KEY;
     uint64_t v;
 
     if (max_bits) {
@@ -329,8 +329,8 @@ static void test_firmware(void)
     }
     test_cpuid(true);
     test_capability();
-    expect_activate(act, "as the firmware left it: enabled, locked, "
-                    "AES-XTS-128, KeyID bits");
+    expect_activate(act, "as the firmware left it: enabled, locked, key "
+                    "saved for standby, AES-XTS-128, KeyID bits");
     check_u64(rdmsr(IA32_TME_EXCLUDE_MASK), cmdline_opt("exclude-mask", 0),
               "IA32_TME_EXCLUDE_MASK as the firmware set it");
     check_u64(rdmsr(IA32_TME_EXCLUDE_BASE), cmdline_opt("exclude-base", 0),

@@ -1177,6 +1177,283 @@ static void test_secret(void)
     }
 }
 
+/*
+ * Standby (S3) and resume (spec 4.2.1, key select and "save TME key for
+ * standby").  The guest fills a page through KeyID 0 and one through
+ * KeyID 1, points the ACPI FACS waking vector at a real-mode trampoline
+ * below 1 MiB and enters S3; run-suspend wakes the machine through QMP.
+ * SeaBIOS jumps to the trampoline, which reads IA32_TME_ACTIVATE (and,
+ * when the guest itself activated TME, first writes it with key select
+ * 1 as a resuming BIOS does) and re-enters this kernel at its PVH entry:
+ * RAM above 1 MiB holds ciphertext until the key is back.
+ *
+ * Modes on the command line: "suspend" alone, with tme-activate=on (the
+ * firmware role restores the key), "suspend self save" (the guest
+ * activates with bit 3 set), "suspend self" (without it: the restore
+ * fails, x..x100b, and the trampoline reports the value through
+ * isa-debug-exit since nothing above 1 MiB is readable).
+ */
+#define MSR_TME_ACTIVATE        0x982
+#define MSR_MK_TME_CORE_ACTIVATE 0x9ff
+#define ACT_LOCK                (1ULL << 0)
+#define ACT_ENABLE              (1ULL << 1)
+#define ACT_KEY_SELECT          (1ULL << 2)
+#define ACT_SAVE_KEY            (1ULL << 3)
+#define ACT_KEYID_BITS(n)       ((uint64_t)(n) << 32)
+#define ACT_AES_XTS_128         (1ULL << 48)
+#define S3_TRAMP_PA             0x8000
+#define S3_PAGES                16
+
+/* The trampoline and its data; copied to S3_TRAMP_PA */
+struct s3_data {
+    uint8_t flags;              /* 1: write the MSR, 2: exit with it */
+    uint8_t pad;
+    uint16_t gdt_limit;
+    uint32_t gdt_base;
+    uint64_t activate;          /* the value to write */
+    uint64_t result;            /* IA32_TME_ACTIVATE read on resume */
+} __attribute__((packed));
+
+asm(".pushsection .text\n"
+    ".code16\n"
+    "s3_tramp:\n\t"
+    "cli\n\t"
+    "mov %cs, %ax\n\t"
+    "mov %ax, %ds\n\t"
+    "mov $0x982, %ecx\n\t"
+    "testb $1, s3_tramp_data - s3_tramp\n\t"
+    "jz 1f\n\t"
+    "mov s3_tramp_data - s3_tramp + 8, %eax\n\t"
+    "mov s3_tramp_data - s3_tramp + 12, %edx\n\t"
+    "wrmsr\n"
+    "1:\n\t"
+    "rdmsr\n\t"
+    "mov %eax, s3_tramp_data - s3_tramp + 16\n\t"
+    "mov %edx, s3_tramp_data - s3_tramp + 20\n\t"
+    "testb $2, s3_tramp_data - s3_tramp\n\t"
+    "jz 2f\n\t"
+    "and $0xf, %eax\n\t"
+    "or $0x10, %eax\n\t"
+    "mov $0xf4, %dx\n\t"
+    "outl %eax, %dx\n"
+    "3:\n\t"
+    "hlt\n\t"
+    "jmp 3b\n"
+    "2:\n\t"
+    "lgdtl s3_tramp_data - s3_tramp + 2\n\t"
+    "mov %cr0, %eax\n\t"
+    "or $1, %eax\n\t"
+    "mov %eax, %cr0\n\t"
+    "ljmpl $0x18, $s3_entry32\n"
+    ".balign 8\n"
+    "s3_tramp_data:\n\t"
+    ".fill 24\n"
+    "s3_tramp_end:\n"
+    ".code32\n"
+    "s3_entry32:\n\t"
+    "mov $0x10, %eax\n\t"
+    "mov %eax, %ds\n\t"
+    "mov $0xc00008, %ebx\n\t"         /* &s3_state->start_info */
+    "jmp pvh_entry\n"
+    ".code64\n"
+    ".popsection");
+extern char s3_tramp[], s3_tramp_data[], s3_tramp_end[];
+
+/*
+ * What survives standby must lie outside the kernel image: QEMU's reset
+ * on wake-up loads the image's ELF segments again, as after a cold boot.
+ */
+#define S3_STATE_PA     (12 * MIB)
+#define S3_MAGIC        0x53335354      /* while suspended */
+struct s3_state {
+    uint32_t magic;
+    uint32_t pad;
+    uint64_t start_info[8];     /* a PVH start_info: cmdline at +24 */
+    char cmdline[1024];
+};
+
+static void memcpy_bm(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *c = src;
+
+    while (n--) {
+        *d++ = *c++;
+    }
+}
+
+static bool sig_is(const void *p, const char *sig)
+{
+    const char *c = p;
+
+    return c[0] == sig[0] && c[1] == sig[1] && c[2] == sig[2] &&
+           c[3] == sig[3];
+}
+
+/* The FADT, through the RSDP that SeaBIOS put below 1 MiB */
+static const uint8_t *find_fadt(void)
+{
+    uintptr_t a;
+
+    for (a = 0xe0000; a < 0x100000; a += 16) {
+        const uint8_t *p = (const uint8_t *)a;
+        const uint8_t *rsdt;
+        uint32_t len, i;
+
+        if (!sig_is(p, "RSD ") || !sig_is(p + 4, "PTR ")) {
+            continue;
+        }
+        rsdt = (const uint8_t *)(uintptr_t)*(const uint32_t *)(p + 16);
+        len = *(const uint32_t *)(rsdt + 4);
+        for (i = 36; i + 4 <= len; i += 4) {
+            const uint8_t *t =
+                (const uint8_t *)(uintptr_t)*(const uint32_t *)(rsdt + i);
+
+            if (sig_is(t, "FACP")) {
+                return t;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void s3_fill(volatile uint64_t *p, uint64_t salt)
+{
+    int i;
+
+    for (i = 0; i < 512 * S3_PAGES; i++) {
+        p[i] = pattern(i % 512) ^ salt ^ (i / 512);
+    }
+}
+
+static int s3_count(volatile uint64_t *p, uint64_t salt)
+{
+    int i, n = 0;
+
+    for (i = 0; i < 512 * S3_PAGES; i++) {
+        n += p[i] == (pattern(i % 512) ^ salt ^ (i / 512));
+    }
+    return n;
+}
+
+#define S3_SALT1        0x1111000011110000ULL
+
+static void test_suspend(void)
+{
+    bool self = cmdline_has("self"), save = cmdline_has("save");
+    uint64_t bits = ACT_KEYID_BITS(keyid_bits) | ACT_AES_XTS_128;
+    struct s3_data *d = (struct s3_data *)(S3_TRAMP_PA +
+                                           (s3_tramp_data - s3_tramp));
+    volatile uint64_t *k0 = (volatile uint64_t *)TEST_PA, *k1;
+    const uint8_t *fadt;
+    uint8_t *facs;
+    uint32_t pm1a_cnt;
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } g;
+    uint64_t act, want;
+    struct s3_state *st = (struct s3_state *)S3_STATE_PA;
+    const char *c = cmdline();
+    size_t i;
+
+    if (st->magic != S3_MAGIC) {
+        fadt = find_fadt();
+        if (!check(fadt != NULL, "ACPI: the FADT")) {
+            return;
+        }
+        facs = (uint8_t *)(uintptr_t)*(const uint32_t *)(fadt + 36);
+        pm1a_cnt = *(const uint32_t *)(fadt + 64);
+        if (!check(sig_is(facs, "FACS") && pm1a_cnt,
+                   "ACPI: the FACS and PM1a_CNT (port 0x%x)", pm1a_cnt)) {
+            return;
+        }
+        if (self) {
+            /*
+             * SeaBIOS reads the FACS on resume before anything restores
+             * the TME key: exclude the 2 MiB of the ACPI tables from
+             * encryption, as a BIOS keeps what it needs to resume.
+             */
+            uint64_t base = (uint64_t)fadt & ~(2 * MIB - 1);
+
+            check(((uint64_t)facs & ~(2 * MIB - 1)) == base,
+                  "the FADT and the FACS lie in one 2 MiB region");
+            check_vector(wrmsr_safe(0x984, base), NO_EXCEPTION,
+                         "IA32_TME_EXCLUDE_BASE 0x%lx", base);
+            check_vector(wrmsr_safe(0x983, (((1ULL << phys_bits) - 1) &
+                                            ~(2 * MIB - 1)) | 0x800),
+                         NO_EXCEPTION, "IA32_TME_EXCLUDE_MASK: 2 MiB");
+            act = ACT_ENABLE | (save ? ACT_SAVE_KEY : 0) | bits;
+            check_vector(wrmsr_safe(MSR_TME_ACTIVATE, act), NO_EXCEPTION,
+                         "the guest activates TME and MKTME%s",
+                         save ? ", saving the key for standby" : "");
+            check_vector(wrmsr_safe(MSR_MK_TME_CORE_ACTIVATE, 0),
+                         NO_EXCEPTION, "MK_TME_CORE_ACTIVATE");
+        }
+        check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
+                  "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+        s3_fill(k0 + 512 * S3_PAGES, 0);
+        k1 = map_alias(4, 0, 1);
+        s3_fill(k1, S3_SALT1);
+        check(s3_count(k0 + 512 * S3_PAGES, 0) == 512 * S3_PAGES &&
+              s3_count(k1, S3_SALT1) == 512 * S3_PAGES,
+              "%d pages written through KeyID 0 and %d through KeyID 1",
+              S3_PAGES, S3_PAGES);
+
+        memcpy_bm((void *)S3_TRAMP_PA, s3_tramp, s3_tramp_end - s3_tramp);
+        asm volatile("sgdt %0" : "=m"(g));
+        d->flags = self ? (save ? 1 : 3) : 0;
+        d->gdt_limit = g.limit;
+        d->gdt_base = g.base;
+        /*
+         * Without a saved key the restore fails; KeyID bits would keep
+         * the write from being committed at all, so that case writes
+         * TME alone and must read back x..x100b.
+         */
+        d->activate = ACT_ENABLE | ACT_KEY_SELECT | (save ? bits : 0);
+        d->result = 0;
+        for (i = 0; i < sizeof(st->cmdline) - 1 && c[i]; i++) {
+            st->cmdline[i] = c[i];
+        }
+        st->cmdline[i] = 0;
+        st->start_info[3] = (uint64_t)st->cmdline;
+        st->magic = S3_MAGIC;
+        *(uint32_t *)(facs + 12) = S3_TRAMP_PA;      /* waking vector */
+        printf("# suspending\n");
+        /* SLP_TYP 1 (QEMU's S3), SLP_EN */
+        asm volatile("outw %0, %w1" : : "a"((uint16_t)(1 << 10 | 1 << 13)),
+                     "Nd"((uint16_t)pm1a_cnt));
+        for (;;) {
+            asm volatile("hlt");
+        }
+    }
+
+    /* Resumed: the trampoline read IA32_TME_ACTIVATE */
+    st->magic = 0;
+    printf("# resumed\n");
+    if (self) {
+        want = ACT_LOCK | ACT_ENABLE | ACT_KEY_SELECT | bits;
+        check_u64(d->result, want, "on resume, key select 1 restores the "
+                  "saved key: x..x111b, enabled and locked");
+        check_vector(wrmsr_safe(MSR_MK_TME_CORE_ACTIVATE, 0), NO_EXCEPTION,
+                     "MK_TME_CORE_ACTIVATE after resume");
+    } else {
+        want = ACT_LOCK | ACT_ENABLE | ACT_KEY_SELECT | ACT_SAVE_KEY | bits;
+        check_u64(d->result, want, "on resume the firmware restored the "
+                  "saved key (key select 1) and locked");
+    }
+    check_u64(rdmsr(MSR_TME_ACTIVATE), want, "IA32_TME_ACTIVATE");
+    check(s3_count(k0 + 512 * S3_PAGES, 0) == 512 * S3_PAGES,
+          "RAM written through KeyID 0 before standby reads back exactly");
+    k1 = map_alias(4, 0, 1);
+    check(s3_count(k1, S3_SALT1) == 0,
+          "KeyID 1 lost its key in standby: its pages read as garbage");
+    check_u64(mktme_program(1, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 1 with another key");
+    check(s3_count(k1, S3_SALT1) == 0, "... its pages still read as garbage");
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 with its key of before standby");
+    check(s3_count(k1, S3_SALT1) == 512 * S3_PAGES,
+          "its pages read back exactly");
+}
+
 int main(void)
 {
     setup_idt();
@@ -1205,6 +1482,8 @@ int main(void)
         test_debug();
     } else if (cmdline_has("dma")) {
         test_dma();
+    } else if (cmdline_has("suspend")) {
+        test_suspend();
     } else if (cmdline_has("secret")) {
         test_secret();
     } else if (cmdline_has("plain")) {
