@@ -281,6 +281,24 @@ static uint64_t tme_core_value(void)
     return tme_pkg->activate & TME_ACTIVATE_KEYID_BITS_MASK;
 }
 
+/*
+ * IA32_MKTME_KEYID_PARTITIONING: read-only, present with MKTME.  It
+ * describes the KeyIDs that activation enabled, so it reads 0 until
+ * IA32_TME_ACTIVATE is locked with KeyID bits.  Every KeyID but 0 is an
+ * MKTME KeyID: there are no TDX private KeyIDs here.
+ */
+static uint64_t tme_keyid_partitioning(void)
+{
+    unsigned bits = extract64(tme_pkg->activate,
+                              TME_ACTIVATE_KEYID_BITS_SHIFT, 4);
+
+    if (!(tme_pkg->activate & TME_ACTIVATE_LOCK) ||
+        !(tme_pkg->activate & TME_ACTIVATE_ENABLE)) {
+        return 0;
+    }
+    return (1ULL << bits) - 1;
+}
+
 bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val)
 {
     bool ok = false;
@@ -292,6 +310,7 @@ bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val)
     qemu_mutex_lock(&tme_pkg->lock);
     switch (msr) {
     case MSR_IA32_TME_CAPABILITY:
+    case MSR_IA32_MKTME_KEYID_PARTITIONING:
         break;                          /* read-only */
     case MSR_IA32_TME_ACTIVATE:
         ok = tme_write_activate(val);
@@ -334,6 +353,10 @@ bool x86_tme_rdmsr(CPUX86State *env, uint32_t msr, uint64_t *val)
     switch (msr) {
     case MSR_IA32_TME_CAPABILITY:
         *val = tme_pkg->capability;
+        break;
+    case MSR_IA32_MKTME_KEYID_PARTITIONING:
+        ok = tme_max_keyid_bits() != 0;
+        *val = tme_keyid_partitioning();
         break;
     case MSR_IA32_TME_ACTIVATE:
         *val = tme_pkg->activate;

@@ -12,6 +12,13 @@
 #ifndef TARGET_I386_TME_H
 #define TARGET_I386_TME_H
 
+/*
+ * Added by later revisions, with TDX: Linux's TDX host code
+ * (arch/x86/virt/vmx/tdx/tdx.c, record_keyid_partitioning()) and Intel's
+ * TDX module (msr_defs.h) read it.  Bits 31:0 count the MKTME KeyIDs
+ * (1 to that count), bits 63:32 the TDX private KeyIDs that follow them.
+ */
+#define MSR_IA32_MKTME_KEYID_PARTITIONING 0x87
 #define MSR_IA32_TME_CAPABILITY         0x981
 #define MSR_IA32_TME_ACTIVATE           0x982
 #define MSR_IA32_TME_EXCLUDE_MASK       0x983

@@ -23,6 +23,7 @@
 #define IA32_TME_EXCLUDE_MASK   0x983
 #define IA32_TME_EXCLUDE_BASE   0x984
 #define MK_TME_CORE_ACTIVATE    0x9ff
+#define IA32_MKTME_KEYID_PARTITIONING 0x87
 
 #define LOCK                    (1ULL << 0)
 #define ENABLE                  (1ULL << 1)
@@ -39,6 +40,7 @@
 static const uint32_t tme_msrs[] = {
     IA32_TME_CAPABILITY, IA32_TME_ACTIVATE, IA32_TME_EXCLUDE_MASK,
     IA32_TME_EXCLUDE_BASE, MK_TME_CORE_ACTIVATE,
+    IA32_MKTME_KEYID_PARTITIONING,
 };
 
 static uint64_t max_bits, max_keys, phys_bits, keyid_bits;
@@ -59,9 +61,15 @@ static void test_cpuid(bool tme)
     if (tme) {
         check(a >= 0x1b, "CPUID level 0x%x reaches leaf 0x1B", a);
         cpuid(0x1b, 0, &a, &b, &c, &d);
-        check(a == 1 && b == 1 && c == 0 && d == 0,
-              "CPUID.1BH.0: target identifier subleaf, MKTME target "
-              "(%x %x %x %x)", a, b, c, d);
+        if (max_bits) {
+            check(a == 1 && b == 1 && c == 0 && d == 0,
+                  "CPUID.1BH.0: target identifier subleaf, MKTME target "
+                  "(%x %x %x %x)", a, b, c, d);
+        } else {
+            check(a == 0 && b == 0 && c == 0 && d == 0,
+                  "CPUID.1BH.0: without MKTME KeyIDs no PCONFIG target, "
+                  "the first subleaf is invalid (%x %x %x %x)", a, b, c, d);
+        }
         cpuid(0x1b, 1, &a, &b, &c, &d);
         check(a == 0 && b == 0 && c == 0 && d == 0,
               "CPUID.1BH.1: invalid subleaf ends the list");
@@ -219,6 +227,37 @@ static void test_locked(uint64_t act)
 }
 
 /* The guest activates TME itself (tme-activate=off, no SMI) */
+/*
+ * IA32_MKTME_KEYID_PARTITIONING (later revisions): present with MKTME,
+ * read-only; 0 until activation enables KeyIDs, then 31:0 the MKTME
+ * KeyIDs (all but KeyID 0), 63:32 no TDX private KeyIDs.
+ */
+static void test_partitioning(uint64_t want, const char *when)
+{
+    uint64_t v = 0;
+
+    if (!max_bits) {
+        check_vector(rdmsr_safe(IA32_MKTME_KEYID_PARTITIONING, &v),
+                     GP_VECTOR, "RDMSR IA32_MKTME_KEYID_PARTITIONING #GP "
+                     "without MKTME %s", when);
+        check_vector(wrmsr_safe(IA32_MKTME_KEYID_PARTITIONING, 0), GP_VECTOR,
+                     "WRMSR IA32_MKTME_KEYID_PARTITIONING #GP without "
+                     "MKTME %s", when);
+        return;
+    }
+    check_vector(rdmsr_safe(IA32_MKTME_KEYID_PARTITIONING, &v), NO_EXCEPTION,
+                 "RDMSR IA32_MKTME_KEYID_PARTITIONING %s", when);
+    check_u64(v, want, "IA32_MKTME_KEYID_PARTITIONING %s: %lu MKTME KeyIDs, "
+              "no TDX KeyIDs", when, want);
+    check_vector(wrmsr_safe(IA32_MKTME_KEYID_PARTITIONING, v), GP_VECTOR,
+                 "WRMSR IA32_MKTME_KEYID_PARTITIONING #GP (read-only) %s",
+                 when);
+    check_vector(wrmsr_safe(IA32_MKTME_KEYID_PARTITIONING, 0), GP_VECTOR,
+                 "WRMSR 0 to IA32_MKTME_KEYID_PARTITIONING #GP %s", when);
+    check_u64(rdmsr(IA32_MKTME_KEYID_PARTITIONING), want,
+              "... and it is unchanged");
+}
+
 static void test_self(void)
 {
     uint64_t act = ENABLE | SAVE_KEY;
@@ -235,6 +274,7 @@ static void test_self(void)
     if (max_bits) {
         check_u64(v, 0, "MK_TME_CORE_ACTIVATE is 0 after reset");
     }
+    test_partitioning(0, "before activation");
     test_activate_gp();
     test_exclusion();
 
@@ -255,6 +295,7 @@ static void test_self(void)
                  "WRMSR enable, new key, save key%s",
                  max_bits ? ", MKTME" : "");
     expect_activate(act | LOCK, "x..x011b: enabled, locked, written value");
+    test_partitioning((1ULL << max_bits) - 1, "after activation");
     test_locked(act | LOCK);
     check_u64(rdmsr(IA32_TME_EXCLUDE_MASK) & EXCLUDE_ENABLE, EXCLUDE_ENABLE,
               "exclusion range kept after lock");
@@ -341,6 +382,7 @@ static void test_firmware(void)
         check_u64(v, KEYID_BITS(keyid_bits),
                   "the firmware core-activated this core");
     }
+    test_partitioning((1ULL << keyid_bits) - 1, "after the firmware");
     test_locked(act);
     test_core_activate(KEYID_BITS(keyid_bits));
 }
@@ -371,6 +413,7 @@ static void test_lock_disabled(void)
     check_vector(wrmsr_safe(IA32_TME_ACTIVATE, SAVE_KEY | LOCK), NO_EXCEPTION,
                  "WRMSR enable 0 (written lock bit ignored)");
     expect_activate(SAVE_KEY | LOCK, "x..x01b: TME disabled, MSR locked");
+    test_partitioning(0, "with TME locked off");
     test_locked(SAVE_KEY | LOCK);
     test_core_activate(0);
 }
