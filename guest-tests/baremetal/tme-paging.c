@@ -1068,6 +1068,116 @@ static void test_svm(void)
 }
 
 /*
+ * The physical addresses that SVM gives the CPU carry KeyIDs too (spec
+ * 5.1): a VMCB, a host save area (VM_HSAVE_PA), an I/O and an MSR
+ * permission map written through KeyID 3 are used through KeyID 3 when
+ * their addresses name it.  The maps intercept one port and one MSR
+ * only: read through another KeyID they would be garbage with about half
+ * their bits set, and the nested guest, which first touches 16 ports
+ * (or MSRs) whose bits are clear, would exit at the wrong one.
+ */
+#define SVM_EXIT_IOIO   0x7b
+#define SVM_EXIT_MSR    0x7c
+static uint8_t vmcb3[4096] __attribute__((aligned(4096)));
+static uint8_t hsave3[4096] __attribute__((aligned(4096)));
+static uint8_t iopm3[3 * 4096] __attribute__((aligned(4096)));
+static uint8_t msrpm3[2 * 4096] __attribute__((aligned(4096)));
+
+asm(".pushsection .text\n"
+    "l2_msr:\n\t"
+    "mov $0x100, %ecx\n"
+    "1:\n\t"
+    "rdmsr\n\t"
+    "inc %ecx\n\t"
+    "cmp $0x111, %ecx\n\t"
+    "jb 1b\n\t"
+    "vmmcall\n\t"
+    "ud2\n"
+    "l2_io:\n\t"
+    "mov $0x2f0, %edx\n"
+    "1:\n\t"
+    "inb %dx, %al\n\t"
+    "inc %edx\n\t"
+    "cmp $0x300, %edx\n\t"
+    "jb 1b\n\t"
+    "inb $0x80, %al\n\t"
+    "vmmcall\n\t"
+    "ud2\n\t"
+    ".popsection");
+extern char l2_msr[], l2_io[];
+
+/* Through KeyID 3: [5 GiB, 6 GiB) maps the first GiB */
+static volatile uint8_t *via_k3(void *p)
+{
+    return (volatile uint8_t *)(5 * GIB + (uint64_t)p);
+}
+
+static uint64_t svm_run_k3(void *rip, uint64_t *rcx)
+{
+    volatile uint8_t *v = via_k3(vmcb3);
+    uint64_t rax = (uint64_t)vmcb3 | keyid_pa(3), c;
+
+    *(volatile uint64_t *)(v + 0x70) = 0;               /* exit code */
+    *(volatile uint64_t *)(v + 0x578) = (uint64_t)rip;
+    *(volatile uint64_t *)(v + 0x5d8) =
+        (uint64_t)(l2_stack + sizeof(l2_stack));
+    *(volatile uint64_t *)(v + 0x570) = 2;              /* RFLAGS */
+    asm volatile("vmrun" : "+a"(rax), "=c"(c)
+                 : : "rdx", "rdi", "memory", "cc");
+    *rcx = c;
+    return *(volatile uint64_t *)(v + 0x70);
+}
+
+static void test_svm_keyid(void)
+{
+    volatile uint8_t *v = via_k3(vmcb3), *h = via_k3(hsave3);
+    volatile uint8_t *io = via_k3(iopm3), *msr = via_k3(msrpm3);
+    uint64_t exit_code, rcx, cr3;
+    size_t i;
+
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    map_alias(5, 0, 3);
+    for (i = 0; i < sizeof(vmcb3); i++) {
+        v[i] = vmcb[i];                 /* the VMCB of test_svm() */
+        h[i] = 0;
+    }
+    for (i = 0; i < sizeof(iopm3); i++) {
+        io[i] = 0;
+    }
+    for (i = 0; i < sizeof(msrpm3); i++) {
+        msr[i] = 0;
+    }
+    io[0x80 / 8] = 1;                   /* port 0x80 */
+    msr[0x110 * 2 / 8] = 1;             /* RDMSR 0x110 */
+    /* VMRUN, VMMCALL, IOIO_PROT, MSR_PROT */
+    *(volatile uint64_t *)(v + 0x0c) = 3ULL << 32 | 1ULL << 27 | 1ULL << 28;
+    *(volatile uint64_t *)(v + 0x40) = (uint64_t)iopm3 | keyid_pa(3);
+    *(volatile uint64_t *)(v + 0x48) = (uint64_t)msrpm3 | keyid_pa(3);
+    check_vector(wrmsr_safe(MSR_VM_HSAVE_PA, (uint64_t)hsave3 | keyid_pa(3)),
+                 NO_EXCEPTION, "VM_HSAVE_PA with KeyID 3");
+
+    exit_code = svm_run_k3(l2_msr, &rcx);
+    check_u64(exit_code, SVM_EXIT_MSR, "VMRUN of a VMCB at an address with "
+              "KeyID 3: the nested guest exits on an MSR access");
+    check_u64(rcx, 0x110, "... on RDMSR 0x110, the one MSR that the KeyID "
+              "3 permission map intercepts");
+    exit_code = svm_run_k3(l2_io, &rcx);
+    check_u64(exit_code, SVM_EXIT_IOIO, "again: the nested guest exits on "
+              "an I/O access");
+    check_u64(*(volatile uint64_t *)(v + 0x78) >> 16, 0x80,
+              "... to port 0x80, the one port that the KeyID 3 permission "
+              "map intercepts");
+    asm volatile("mov %%cr3, %0" : "=r"(cr3));
+    check_u64(*(volatile uint64_t *)(h + 0x550), cr3,
+              "the host save area holds the host's CR3 through KeyID 3");
+    check(*(volatile uint64_t *)(hsave3 + 0x550) != cr3 &&
+          *(volatile uint64_t *)(vmcb3 + 0x70) != SVM_EXIT_IOIO,
+          "KeyID 0 reads neither: both were written through KeyID 3");
+    wrmsr_safe(MSR_VM_HSAVE_PA, (uint64_t)hsave);
+}
+
+/*
  * One access through two KeyIDs (DESIGN 4.3): virtual pages X and X + 1
  * map the same physical page through KeyIDs 1 and 2, and a load or
  * store crosses from X into X + 1.  One owner cannot serve both parts:
@@ -1472,6 +1582,7 @@ int main(void)
         test_straddle();
     } else if (cmdline_has("svm")) {
         test_svm();
+        test_svm_keyid();
     } else if (cmdline_has("migrate")) {
         test_migrate();
     } else if (cmdline_has("flows")) {
