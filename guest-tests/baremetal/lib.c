@@ -549,14 +549,56 @@ static void pit_wait(uint16_t ticks)
     }
 }
 
+/* One PIT channel 2 for all CPUs: concurrent delays add up */
+static spinlock_t pit_lock;
+
 void udelay(uint32_t us)
 {
     while (us) {
         uint32_t n = us > 50000 ? 50000 : us;
 
+        spin_lock(&pit_lock);
         pit_wait((uint64_t)n * PIT_HZ / 1000000 + 1);
+        spin_unlock(&pit_lock);
         us -= n;
     }
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return lo | (uint64_t)hi << 32;
+}
+
+/* TSC ticks per millisecond, measured against the PIT on first use */
+static volatile uint64_t tsc_per_ms;
+
+uint64_t now_ms(void)
+{
+    if (!tsc_per_ms) {
+        uint64_t t0 = rdtsc(), t;
+
+        udelay(20000);
+        t = (rdtsc() - t0) / 20;
+        tsc_per_ms = t ? t : 1;
+    }
+    return rdtsc() / tsc_per_ms;
+}
+
+bool smp_barrier(volatile int *count, int n, uint32_t timeout_ms)
+{
+    uint64_t end = now_ms() + timeout_ms;
+
+    atomic_fetch_add(count, 1);
+    while (*count < n) {
+        if (now_ms() > end) {
+            return false;
+        }
+        cpu_relax();
+    }
+    return true;
 }
 
 /* fw_cfg: the selector port and the data port */
@@ -717,6 +759,7 @@ int smp_start(void)
     if (cpus_online > 1 || want < 2) {
         return cpus_online;
     }
+    now_ms();                           /* calibrate while alone */
     apic_ids[0] = initial_apic_id();
     cpu_by_apic[apic_ids[0]] = 1;
     asm volatile("mov %%cr0, %0" : "=r"(cr));

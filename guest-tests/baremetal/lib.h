@@ -105,8 +105,10 @@ uint64_t mktme_program(uint16_t keyid, uint32_t cmd, const uint8_t *data,
 /* Drop every TLB entry but global ones: reload CR3 */
 void flush_tlb(void);
 
-/* Busy-wait @us microseconds (PIT channel 2) */
+/* Busy-wait @us microseconds (PIT channel 2, shared: CPUs take turns) */
 void udelay(uint32_t us);
+/* Milliseconds from the TSC, calibrated against the PIT on first use */
+uint64_t now_ms(void);
 
 static inline void cpu_relax(void)
 {
@@ -178,6 +180,11 @@ int smp_wait(void);
 int smp_run(smp_fn fn, void *arg);
 /* Run @fn on CPU @cpu (0: the BSP itself) and wait for it */
 void smp_run_on(int cpu, smp_fn fn, void *arg);
+/*
+ * Arrive at a barrier: *@count (0 at first) counts the CPUs there; wait
+ * until @n have arrived, at most @timeout_ms.  Returns whether they did.
+ */
+bool smp_barrier(volatile int *count, int n, uint32_t timeout_ms);
 
 uint8_t cmos_read(uint8_t idx);
 void cmos_write(uint8_t idx, uint8_t val);

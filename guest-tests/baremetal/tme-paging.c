@@ -488,6 +488,7 @@ static int count_pattern(volatile uint64_t *p, uint64_t salt)
 #define SHARE_ROUNDS    20
 #define SHARE_PASSES    3
 #define SHARE_MAX_ROUNDS 100000
+#define SHARE_MAX_MS    60000               /* then the test fails */
 #define WIN_SHARE       0                   /* + cpu */
 
 struct share_cpu {
@@ -504,15 +505,17 @@ static void share_fn(int cpu, void *arg)
     int n = smp_cpus(), writer = n - 1, r, i, c, least;
     volatile uint64_t *p;
     struct share_cpu *me = &share[cpu];
+    uint64_t end;
 
     me->keyid = cpu == writer ? 5 : reader_keyid[cpu % 3];
     p = map_win(WIN_SHARE + cpu, me->keyid, SHARE_PA);
-    atomic_fetch_add(&share_ready, 1);
-    while (share_ready < n) {
-        cpu_relax();
+    if (!smp_barrier(&share_ready, n, 10000)) {
+        share_writing = 0;
+        return;
     }
+    end = now_ms() + SHARE_MAX_MS;
     if (cpu == writer) {
-        for (r = 1; r <= SHARE_MAX_ROUNDS; r++) {
+        for (r = 1; r <= SHARE_MAX_ROUNDS && now_ms() < end; r++) {
             for (i = 0; i < 512; i++) {
                 p[i] = pattern(i) ^ SHARE_SALT ^ r;
             }
@@ -528,7 +531,7 @@ static void share_fn(int cpu, void *arg)
         }
         share_writing = 0;
     } else {
-        while (share_writing) {
+        while (share_writing && now_ms() < end) {
             for (i = 0; i < 512; i++) {
                 /* The plaintext of any round: pattern ^ salt ^ r */
                 if (((p[i] ^ pattern(i) ^ SHARE_SALT) >> 20) == 0) {
