@@ -513,11 +513,41 @@ static int keyid1_alias_count(int cpu)
     return count_pattern((4 + cpu) * GIB + KEYID_PAGE, 3);
 }
 
+/*
+ * The exception table on every CPU at once: each CPU alternates a RDMSR
+ * that succeeds with a WRMSR that #GPs, out of step with its neighbours,
+ * and must always see its own outcome in its own last_exc.
+ */
+#define EXC_ROUNDS      200000
+static volatile int exc_ready;
+
+static void exc_storm(int cpu)
+{
+    int i, wrong = 0;
+    uint64_t v;
+
+    if (!smp_barrier(&exc_ready, smp_cpus(), 10000)) {
+        check(false, "the other CPUs came to the exception test");
+        return;
+    }
+    for (i = 0; i < EXC_ROUNDS; i++) {
+        if ((i + cpu) & 1) {
+            wrong += wrmsr_safe(IA32_TME_CAPABILITY, 0) != GP_VECTOR;
+        } else {
+            wrong += rdmsr_safe(IA32_TME_CAPABILITY, &v) != NO_EXCEPTION;
+        }
+    }
+    check(wrong == 0, "%d RDMSR and WRMSR #GP in turn, on all CPUs at "
+          "once: each outcome seen by its own CPU (%d wrong)", EXC_ROUNDS,
+          wrong);
+}
+
 /* On each CPU: the firmware activated TME and this core */
 static void firmware_core(int cpu, void *arg)
 {
     uint64_t v;
 
+    exc_storm(cpu);
     check_u64(rdmsr(IA32_TME_ACTIVATE), package_activate,
               "IA32_TME_ACTIVATE reads the package's value");
     check_vector(wrmsr_safe(IA32_TME_ACTIVATE, package_activate), GP_VECTOR,
