@@ -140,10 +140,19 @@ static inline void spin_unlock(spinlock_t *l)
 }
 
 /*
- * SMP: the BSP starts the other CPUs (APs) with INIT-SIPI-SIPI; they
- * run in long mode on the same GDT, IDT and page tables, each with its
- * own stack, TSS and last_exc, and wait for work.  CPU numbers are 0
- * for the BSP and 1.. for the APs in the order they came up.
+ * SMP: after setup_idt(), the BSP starts the other CPUs (APs) with
+ * INIT-SIPI-SIPI through a trampoline at 0x8000; they run in long mode
+ * on the same GDT, IDT and page tables, each with its own stack, TSS and
+ * last_exc, and wait for work in HLT.  CPU numbers are 0 for the BSP and
+ * 1.. for the APs in the order they came up; smp_cpu_id() finds this
+ * CPU's from its initial APIC ID (CPUID), so it works in any mode.
+ *
+ * The BSP gives out the work (smp_call(), smp_wait(), smp_run(),
+ * smp_run_on()); the functions it runs must not.  A test's function
+ * marks that its CPU did its part, and the test checks that every CPU
+ * QEMU has did, so an AP that did not start or did nothing fails it.
+ * Each CPU's TLB is its own: after changing an entry another CPU may
+ * hold, have that CPU flush it.
  *
  * compat_pconfig, user_pconfig and legacy.S keep their state in global
  * variables: the BSP alone may use them.
