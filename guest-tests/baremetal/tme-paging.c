@@ -426,9 +426,31 @@ static void test_dma(void)
  * Debug readers: KeyID 1 writes the page, KeyID 2 does not encrypt; then
  * wait while run-debug looks at the page through the monitor and gdb.
  */
+/*
+ * [6 GiB, 7 GiB) maps the first GiB through KeyID 1 with a page
+ * directory that was written through KeyID 3 and that the PDPTE points
+ * to through KeyID 3: debuggers and the monitor must walk it so.
+ */
+static uint64_t pd_k3[512] __attribute__((aligned(4096)));
+
+static void map_through_k3_table(void)
+{
+    volatile uint64_t *pd = (volatile uint64_t *)(5 * GIB + (uint64_t)pd_k3);
+    int i;
+
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    map_alias(5, 0, 3);
+    for (i = 0; i < 512; i++) {
+        pd[i] = ((uint64_t)i << 21) | keyid_pa(1) | PTE_P | PTE_RW | PTE_PS;
+    }
+    pdpt[6] = (uint64_t)pd_k3 | keyid_pa(3) | PTE_P | PTE_RW;
+    flush_tlb();
+}
+
 static void test_debug(void)
 {
-    volatile uint64_t *k1;
+    volatile uint64_t *k1, *k1_via_k3;
     int i;
 
     check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
@@ -438,6 +460,11 @@ static void test_debug(void)
     for (i = 0; i < 512; i++) {
         k1[i] = pattern(i);
     }
+    map_through_k3_table();
+    k1_via_k3 = (volatile uint64_t *)(6 * GIB + TEST_PA);
+    check(count_pattern(k1_via_k3, 0) == 512,
+          "the page reads back through a page directory written through "
+          "KeyID 3");
     printf("# ready\n");
     for (;;) {
         asm volatile("cli; hlt");
