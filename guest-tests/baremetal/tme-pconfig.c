@@ -620,6 +620,61 @@ static void test_concurrent(void)
     }
 }
 
+/*
+ * KEYID_SET_KEY_RANDOM on KeyID 2 with the entropy entropy=N of the
+ * command line; run-random-seed reads the key's fingerprint.  With
+ * "probe" instead, RDRAND shows the 32 bytes that the RNG gives at this
+ * point: with a fixed -seed PCONFIG would draw the same ones, so the
+ * host can compute what the key must be (RNG output XOR entropy).
+ */
+static void test_random(void)
+{
+    uint64_t ent = cmdline_opt("entropy", 0), r[4];
+    int i;
+
+    if (cmdline_has("probe")) {
+        for (i = 0; i < 4; i++) {
+            asm volatile("1: rdrand %0; jnc 1b" : "=r"(r[i]) : : "cc");
+        }
+        printf("# rng %016lx %016lx %016lx %016lx\n", r[0], r[1], r[2], r[3]);
+        return;
+    }
+    prepare(2, CMD_RANDOM, ALG_AES_XTS_128);
+    for (i = 0; i < 16; i++) {
+        kp->key_field_1[i] = ent * 0x11 + i;
+        kp->key_field_2[i] = ent * 0x35 + 7 * i;
+    }
+    expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_SET_KEY_RANDOM");
+}
+
+/*
+ * The guest activates MKTME itself with a CRYPTO_ALGS bitmask of
+ * algs=N (bits 63:48); PCONFIG with AES-XTS-128 then succeeds only if
+ * the mask allows it (spec 4.2.1, 6.2.x: INVALID_ENC_ALG).
+ */
+static void test_allowed_algs(void)
+{
+    uint64_t algs = cmdline_opt("algs", 0);
+    uint64_t act = 2 /* enable */ | (uint64_t)max_bits << 32 | algs << 48;
+
+    check_vector(wrmsr_safe(IA32_TME_ACTIVATE, act), NO_EXCEPTION,
+                 "the guest activates MKTME with CRYPTO_ALGS 0x%lx", algs);
+    check_u64(rdmsr(IA32_TME_ACTIVATE) >> 48, algs,
+              "IA32_TME_ACTIVATE keeps the allowed algorithms");
+    check_vector(wrmsr_safe(0x9ff, 0), NO_EXCEPTION, "MK_TME_CORE_ACTIVATE");
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    if (algs & 1) {
+        expect_status(pconfig(0, kp), PROG_SUCCESS,
+                      "AES-XTS-128, which CRYPTO_ALGS allows");
+    } else {
+        expect_status(pconfig(0, kp), INVALID_ENC_ALG,
+                      "AES-XTS-128, which CRYPTO_ALGS does not allow");
+    }
+    prepare(1, CMD_NO_ENCRYPT, ALG_AES_XTS_128);
+    expect_status(pconfig(0, kp), (algs & 1) ? PROG_SUCCESS : INVALID_ENC_ALG,
+                  "KEYID_NO_ENCRYPT checks the algorithm too");
+}
+
 int main(void)
 {
     setup_idt();
@@ -630,13 +685,13 @@ int main(void)
     if (cmdline_has("firmware")) {
         test_firmware();
     } else if (cmdline_has("random")) {
-        /* KEYID_SET_KEY_RANDOM on KeyID 2; run-random-seed reads it */
-        prepare(2, CMD_RANDOM, ALG_AES_XTS_128);
-        expect_status(pconfig(0, kp), PROG_SUCCESS, "KEYID_SET_KEY_RANDOM");
+        test_random();
         printf("# ready\n");
         for (;;) {
             asm volatile("cli; hlt");
         }
+    } else if (cmdline_has("algs")) {
+        test_allowed_algs();
     } else if (cmdline_has("concurrent")) {
         test_concurrent();
     } else if (cmdline_has("entropy")) {
