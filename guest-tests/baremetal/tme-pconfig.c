@@ -50,6 +50,7 @@ void user_pconfig(void);
 static uint64_t max_bits, max_keys;
 
 /* legacy.S: PCONFIG in 32-bit protected, real and virtual-8086 mode */
+#define GIB                     (1ULL << 30)
 #define LEGACY_BASE     0x7000
 #define LEGACY_KP       0x6000      /* a structure below 64 KiB */
 extern char legacy_blob[], legacy_blob_end[];
@@ -265,6 +266,54 @@ static void test_prefixes(void)
     PREFIX_TEST("0x41, 0x0f, 0x01, 0xc5", false, "REX.B");
 }
 
+/*
+ * 6.2.7 where ignoring prefixes matters: in 64-bit mode FS and GS
+ * overrides with bases above 4 GiB, and an address-size prefix with the
+ * structure above 4 GiB, are ignored: PCONFIG reads the structure at RBX.
+ */
+static uint64_t pd_hi[512] __attribute__((aligned(4096)));
+#define HI_OFFSET       (32ULL << 20)   /* [4 GiB, 5 GiB) -> [32 MiB, ...) */
+
+static void test_prefix_bases(void)
+{
+    extern uint64_t pdpt[512];
+    struct mktme_key_program *hi_phys;
+    uint64_t rax = 0;
+    int i;
+
+    wrmsr_safe(0xc0000100, 8 * GIB);            /* FS base */
+    wrmsr_safe(0xc0000101, 8 * GIB);            /* GS base */
+    PREFIX_TEST("0x64, 0x0f, 0x01, 0xc5", false, "FS override, FS base 8 GiB");
+    PREFIX_TEST("0x65, 0x0f, 0x01, 0xc5", false, "GS override, GS base 8 GiB");
+    wrmsr_safe(0xc0000100, 0);
+    wrmsr_safe(0xc0000101, 0);
+
+    /*
+     * RBX = 4 GiB + kp maps another page than kp, whose address the
+     * 32-bit truncation of RBX would give: a valid structure there, one
+     * with an invalid command at kp.
+     */
+    for (i = 0; i < 512; i++) {
+        pd_hi[i] = (((uint64_t)i << 21) + HI_OFFSET) | 0x83;
+    }
+    pdpt[4] = (uint64_t)pd_hi | 0x3;
+    flush_tlb();
+    hi_phys = (struct mktme_key_program *)((uint64_t)kp + HI_OFFSET);
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    *hi_phys = *kp;
+    kp->keyid_ctrl = 7 | ALG_AES_XTS_128;
+    last_exc.vector = NO_EXCEPTION;
+    asm volatile("1: .byte 0x67, 0x0f, 0x01, 0xc5\n2:\n\t"
+                 EXTABLE_ENTRY(1b, 2b)
+                 : "+a"(rax) : "b"(4 * GIB + (uint64_t)kp) : "memory", "cc");
+    check(last_exc.vector == NO_EXCEPTION && rax == PROG_SUCCESS,
+          "PCONFIG with an address-size prefix reads the structure at RBX "
+          "above 4 GiB, not at EBX (vector %d, RAX %lu)", last_exc.vector,
+          rax);
+    pdpt[4] = 0;
+    flush_tlb();
+}
+
 static void test_cpl3(void)
 {
     prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
@@ -353,6 +402,27 @@ static struct result legacy(int mode, uint32_t eax, uint32_t ebx,
     return r;
 }
 
+/*
+ * A DS whose base is 1 MiB: PCONFIG reads DS.base + EBX.  GDT entry 0x38
+ * (the 16-bit data segment) becomes a flat 32-bit one with that base for
+ * this check.
+ */
+static void test_ds_base(uint32_t ebx)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } g;
+    uint64_t *gdt, saved;
+
+    asm volatile("sgdt %0" : "=m"(g));
+    gdt = (uint64_t *)g.base;
+    saved = gdt[7];
+    gdt[7] = 0x00cf92100000ffffULL;     /* base 0x100000, 4 GiB, 32-bit */
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    expect_status(legacy(0, 0, ebx - 0x100000, 0x38), PROG_SUCCESS,
+                  "protected mode: DS base 1 MiB, the structure at DS.base + "
+                  "EBX");
+    gdt[7] = saved;
+}
+
 /* 6.2.8: 32-bit protected mode, paging off */
 static void test_protected(void)
 {
@@ -372,6 +442,7 @@ static void test_protected(void)
     expect_gp(legacy(0, 0, 0x10000, 0x38),
               "protected mode: outside the DS segment limit");
     expect_gp(legacy(0, 0, ebx, 0), "protected mode: null DS");
+    test_ds_base(ebx);
 }
 
 /* 6.2.9: real-address mode */
@@ -411,6 +482,7 @@ static void test_firmware(void)
     test_reserved();
     test_return_codes();
     test_prefixes();
+    test_prefix_bases();
     test_cpl3();
     test_compat();
     /* Last: they leave TR on the 32-bit TSS */
@@ -454,7 +526,6 @@ static void test_not_active(const char *why)
 #define STORM_MIN_ROUNDS        8
 #define STORM_MAX_ROUNDS        200
 #define STORM_PA                0x800000UL  /* a free 2 MiB page */
-#define GIB                     (1ULL << 30)
 
 struct storm_cpu {
     uint32_t attempts;
