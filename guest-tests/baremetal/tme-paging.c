@@ -1594,6 +1594,102 @@ static void test_suspend(void)
           "its pages read back exactly");
 }
 
+/*
+ * Paging structures are read through the KeyID of the address that
+ * points to them (spec 5.1), at every level: CR3, PML4E, PDPTE and PDE,
+ * with 1 GiB, 2 MiB and 4 KiB leaves.  A second hierarchy, every table
+ * of it written through KeyID 3 (direct key), maps the first 4 GiB as
+ * before plus three views of TEST_PA through KeyID 1 at 512 GiB; CR3
+ * points to it through KeyID 3.  The same tables referenced through
+ * KeyID 0 read as garbage: an access through them must fault.
+ */
+static uint64_t w_pml4[512] __attribute__((aligned(4096)));
+static uint64_t w_pdpt0[512] __attribute__((aligned(4096)));
+static uint64_t w_pdpt[512] __attribute__((aligned(4096)));
+static uint64_t w_pd[512] __attribute__((aligned(4096)));
+static uint64_t w_pt[512] __attribute__((aligned(4096)));
+#define WALK_SALT       0x3a3a3a3a00000000ULL
+#define WALK_BASE       (512 * GIB)
+
+/* Through KeyID 3: [5 GiB, 6 GiB) maps the first GiB */
+static volatile uint64_t *table_k3(uint64_t *t)
+{
+    return (volatile uint64_t *)(5 * GIB + (uint64_t)t);
+}
+
+static int read_fault(uint64_t va)
+{
+    last_exc.vector = NO_EXCEPTION;
+    asm volatile("1: mov (%0), %%rax\n2:\n\t" EXTABLE_ENTRY(1b, 2b)
+                 : : "r"(va) : "rax", "memory");
+    return last_exc.vector;
+}
+
+static void test_walk(void)
+{
+    volatile uint64_t *k1, *t;
+    uint64_t k1b = keyid_pa(1), k3b = keyid_pa(3), cr3;
+    const uint64_t prw = PTE_P | PTE_RW;
+    int i, v;
+
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    k1 = map_alias(4, 0, 1);
+    for (i = 0; i < 512; i++) {
+        k1[i] = pattern(i) ^ WALK_SALT;
+    }
+    map_alias(5, 0, 3);
+
+    t = table_k3(w_pdpt0);
+    for (i = 0; i < 4; i++) {
+        t[i] = pdpt[i];                 /* the boot page directories */
+    }
+    t = table_k3(w_pml4);
+    t[0] = (uint64_t)w_pdpt0 | k3b | prw;
+    t[1] = (uint64_t)w_pdpt | k3b | prw;
+    t[2] = (uint64_t)w_pdpt | prw;              /* through KeyID 0 */
+    t = table_k3(w_pdpt);
+    t[0] = k1b | prw | PTE_PS;                  /* 1 GiB leaf */
+    t[1] = (uint64_t)w_pd | k3b | prw;
+    t[2] = (uint64_t)w_pd | prw;                /* through KeyID 0 */
+    t = table_k3(w_pd);
+    t[4] = TEST_PA | k1b | prw | PTE_PS;        /* 2 MiB leaf */
+    t[5] = (uint64_t)w_pt | k3b | prw;
+    t[6] = (uint64_t)w_pt | prw;                /* through KeyID 0 */
+    t = table_k3(w_pt);
+    t[0] = TEST_PA | k1b | prw;                 /* 4 KiB leaf */
+
+    asm volatile("mov %%cr3, %0" : "=r"(cr3));
+    asm volatile("mov %0, %%cr3" : : "r"((uint64_t)w_pml4 | k3b) : "memory");
+    check(true, "CR3 points to a PML4 written through KeyID 3 through "
+          "KeyID 3: the kernel runs on");
+    check(count_pattern((volatile uint64_t *)(WALK_BASE + TEST_PA),
+                        WALK_SALT) == 512,
+          "a 1 GiB leaf through KeyID 1 under a PML4E with KeyID 3");
+    check(count_pattern((volatile uint64_t *)(WALK_BASE + GIB + 8 * MIB),
+                        WALK_SALT) == 512,
+          "a 2 MiB leaf through KeyID 1 under a PDPTE with KeyID 3");
+    check(count_pattern((volatile uint64_t *)(WALK_BASE + GIB + 10 * MIB),
+                        WALK_SALT) == 512,
+          "a 4 KiB leaf through KeyID 1 under a PDE with KeyID 3");
+    v = read_fault(2 * WALK_BASE + TEST_PA);
+    check_vector(v, PF_VECTOR, "the page directory pointer table referenced "
+                 "through KeyID 0 is garbage: #PF (error 0x%lx)",
+                 last_exc.error);
+    v = read_fault(WALK_BASE + 2 * GIB + 8 * MIB);
+    check_vector(v, PF_VECTOR, "the page directory referenced through KeyID "
+                 "0: #PF (error 0x%lx)", last_exc.error);
+    v = read_fault(WALK_BASE + GIB + 12 * MIB);
+    check_vector(v, PF_VECTOR, "the page table referenced through KeyID 0: "
+                 "#PF (error 0x%lx)", last_exc.error);
+    asm volatile("mov %0, %%cr3" : : "r"(cr3) : "memory");
+    printf("# KeyID 0 sees the entries as %016lx %016lx %016lx\n",
+           ((volatile uint64_t *)w_pdpt)[0], ((volatile uint64_t *)w_pd)[4],
+           ((volatile uint64_t *)w_pt)[0]);
+}
+
 int main(void)
 {
     setup_idt();
@@ -1623,6 +1719,8 @@ int main(void)
         test_debug();
     } else if (cmdline_has("dma")) {
         test_dma();
+    } else if (cmdline_has("walk")) {
+        test_walk();
     } else if (cmdline_has("suspend")) {
         test_suspend();
     } else if (cmdline_has("secret")) {
