@@ -8,6 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
+#include "exec/address-spaces.h"
 #include "hw/mem/tme-ram.h"
 
 uint64_t tme_ram_foreign_pages;
@@ -63,6 +64,11 @@ hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)
 hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
 {
     return addr;
+}
+
+AddressSpace *tme_ram_dma_as(hwaddr addr)
+{
+    return &address_space_memory;
 }
 
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)

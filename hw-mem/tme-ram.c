@@ -558,6 +558,86 @@ hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
     return addr & ~MAKE_64BIT_MASK(shift, bits);
 }
 
+/*
+ * DMA through an IOMMU with the KeyID bits of a KeyID other than 0: a
+ * window over all physical addresses whose accesses reach RAM without
+ * the KeyID bits, through that KeyID (tme_ram_access() by way of
+ * address_space_rw()).  Only RAM: a KeyID must not carry a DMA past an
+ * IOMMU's checks of MMIO and interrupt addresses.
+ */
+static MemoryRegion keyid_window;
+static AddressSpace keyid_window_as;
+
+static MemTxResult keyid_window_access(hwaddr addr, void *buf, unsigned size,
+                                       bool is_write, MemTxAttrs attrs)
+{
+    MemoryRegion *mr;
+    hwaddr xlat, len = size;
+
+    addr = tme_ram_debug_addr(addr, &attrs);
+    RCU_READ_LOCK_GUARD();
+    mr = address_space_translate(&address_space_memory, addr, &xlat, &len,
+                                 is_write, attrs);
+    if (len < size || !memory_region_supports_direct_access(mr) ||
+        memory_region_is_romd(mr)) {
+        return MEMTX_DECODE_ERROR;
+    }
+    return address_space_rw(&address_space_memory, addr, attrs, buf, size,
+                            is_write);
+}
+
+static MemTxResult keyid_window_read(void *opaque, hwaddr addr,
+                                     uint64_t *data, unsigned size,
+                                     MemTxAttrs attrs)
+{
+    uint8_t buf[8];
+    MemTxResult r = keyid_window_access(addr, buf, size, false, attrs);
+
+    *data = r == MEMTX_OK ? ldn_le_p(buf, size) : 0;
+    return r;
+}
+
+static MemTxResult keyid_window_write(void *opaque, hwaddr addr,
+                                      uint64_t data, unsigned size,
+                                      MemTxAttrs attrs)
+{
+    uint8_t buf[8];
+
+    stn_le_p(buf, size, data);
+    return keyid_window_access(addr, buf, size, true, attrs);
+}
+
+static const MemoryRegionOps keyid_window_ops = {
+    .read_with_attrs = keyid_window_read,
+    .write_with_attrs = keyid_window_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+    .impl = {
+        .min_access_size = 1,
+        .max_access_size = 8,
+        .unaligned = true,
+    },
+};
+
+static void keyid_window_init(void)
+{
+    memory_region_init_io(&keyid_window, NULL, &keyid_window_ops, NULL,
+                          "tme-keyid-window", UINT64_MAX);
+    address_space_init(&keyid_window_as, &keyid_window, "tme-keyid-dma");
+}
+
+AddressSpace *tme_ram_dma_as(hwaddr addr)
+{
+    MemTxAttrs attrs = {};
+
+    tme_ram_debug_addr(addr, &attrs);
+    return attrs.keyid ? &keyid_window_as : &address_space_memory;
+}
+
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 {
     TMERamRegion *rr = region_of_gpa(gpa);
@@ -826,5 +906,6 @@ void tme_ram_init(TMEKeyTable *keys)
     t->engine = tme_engine_new(keys);
     t->machine_done.notify = tme_ram_machine_done;
     qemu_add_machine_init_done_notifier(&t->machine_done);
+    keyid_window_init();
     tme_ram = t;
 }

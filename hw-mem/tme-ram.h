@@ -111,6 +111,16 @@ hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len);
 hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs);
 
 /*
+ * Devices behind an IOMMU (spec 7.8: software puts KeyIDs into the
+ * physical addresses of the IOMMU's tables and translations): the
+ * address space in which a DMA to physical address @addr, KeyID bits
+ * included, sees memory through that KeyID without converting pages.
+ * System memory for KeyID 0 and while MKTME is inactive; for another
+ * KeyID one that reaches RAM only.
+ */
+AddressSpace *tme_ram_dma_as(hwaddr addr);
+
+/*
  * Read @len bytes at @gpa as @keyid sees them, or as DRAM holds them
  * (keyid TME_RAM_DRAM), without converting pages: tme_ram_access() by
  * physical address.  False if not managed RAM.
