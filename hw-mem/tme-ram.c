@@ -192,8 +192,10 @@ static void page_changed(TMERamRegion *rr, uint64_t page, bool tlbs)
                                            PAGE);
 }
 
-/* Convert a page; the caller holds the lock and, unless DRAM owns the
- * page, has stopped every other vCPU */
+/*
+ * Convert a page; the caller holds the lock and, unless DRAM owns the
+ * page, has stopped every other vCPU
+ */
 static void convert_locked(TMERamRegion *rr, uint64_t page, uint16_t keyid)
 {
     uint16_t owner = tme_region_owner(&rr->r, page);
