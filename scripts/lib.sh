@@ -95,7 +95,8 @@ apply_series() {
 CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
     --without-default-features --enable-tcg --enable-nettle --enable-slirp
     --enable-fdt=system --enable-pixman --enable-vhost-user --enable-vhost-kernel
-    --enable-vhost-net --disable-docs --disable-install-blobs --enable-werror)
+    --enable-vhost-net --enable-tools --disable-docs --disable-install-blobs
+    --enable-werror)
 
 # QEMU's configure names the compiler itself, so meson does not add
 # ccache: put Debian's ccache wrappers first in PATH instead.
