@@ -67,13 +67,22 @@ static bool tme_keytable_needed(void *opaque)
     return pkg->keys != NULL;
 }
 
-/* The entries are bytes only, so they travel as one buffer */
+/*
+ * The entries are bytes only, so they travel as one buffer.  Its size
+ * travels first: the buffer's own size comes from this side, so a key
+ * table of another size (other tme-max-keyid-bits or tme-max-keys) would
+ * otherwise be read short or long and fail later without saying why.
+ */
 static const VMStateDescription vmstate_tme_keytable = {
     .name = "x86-tme-package/keytable",
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
     .needed = tme_keytable_needed,
     .fields = (const VMStateField[]) {
+        VMSTATE_UINT32_EQUAL(key_entries_size, X86TMEPackage,
+                             "TME: the incoming MKTME key table is not the "
+                             "size of this one: use the source's "
+                             "tme-max-keyid-bits and tme-max-keys"),
         VMSTATE_VBUFFER_UINT32(key_entries, X86TMEPackage, 1, NULL,
                                key_entries_size),
         VMSTATE_END_OF_LIST()
