@@ -927,7 +927,7 @@ static void op_pconfig(struct cpu_state *s, int cpu)
 {
     struct mktme_key_program *kp = &s->kp[0];
     uint8_t *p = (uint8_t *)kp;
-    uint64_t rax = 0, addr;
+    uint64_t rax = 0, addr, t0 = 0;
     int mut = (int)below(s, 16), kid = my_random_kid(s, cpu), prefix = -1;
     int want_vec = NO_EXCEPTION, tries;
     uint64_t status = 0;
@@ -1033,9 +1033,18 @@ static void op_pconfig(struct cpu_state *s, int cpu)
             r = pconfig_raw(rax, (void *)addr);
         }
         if (r.vector != NO_EXCEPTION || r.rax != DEVICE_BUSY ||
-            ncpus == 1 || want_vec != NO_EXCEPTION || status != 0 ||
-            tries > 1000) {
+            ncpus == 1 || want_vec != NO_EXCEPTION || status != 0) {
             break;
+        }
+        /*
+         * Another CPU holds KEY_TABLE_LOCK: its vCPU thread may wait for
+         * a host core a while, but not for seconds
+         */
+        if (!tries) {
+            t0 = now_ms();
+        } else if (now_ms() - t0 > 10000) {
+            fail(cpu, "PCONFIG DEVICE_BUSY for 10 s (%d tries)", tries);
+            return;
         }
         s->n_busy++;
     }
