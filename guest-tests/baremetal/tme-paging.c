@@ -1690,6 +1690,128 @@ static void test_walk(void)
            ((volatile uint64_t *)w_pt)[0]);
 }
 
+/*
+ * A fill in the middle of an instruction must not leave it with a host
+ * pointer to another KeyID's bytes.  CPU 0 loads 8 bytes across V0 (the
+ * end of P0 through KeyID 1) and V1, whose page table T the guest wrote
+ * through KeyID 3 and points to through KeyID 3; before each load it
+ * drops V1 from its TLB, so the load's second page needs a page walk.
+ * CPU 1 keeps reading T through KeyID 0, so that the walk must convert
+ * T back; CPU 2 keeps writing the end of P0 through KeyID 2.  If the
+ * conversion of T let CPU 2's conversion of P0 run while the load held
+ * its pointer to P0's bytes, the load would read KeyID 2's plaintext
+ * through KeyID 1.
+ */
+static uint64_t race_pd[512] __attribute__((aligned(4096)));
+static uint64_t race_t0[512] __attribute__((aligned(4096)));
+static uint64_t race_t[512] __attribute__((aligned(4096)));
+#define RACE_BASE       (7 * GIB)
+#define RACE_P0         TEST_PA
+#define RACE_P1         (TEST_PA + 0x1000)
+#define RACE_K1_TAIL    0x11111111U
+#define RACE_K2_TAIL    0x22222222U
+static volatile int race_stop, race_done[3], race_count[3];
+static volatile int race_leaks, race_iters, race_go;
+
+static void race_reader(void)
+{
+    volatile uint8_t *v0_end = (volatile uint8_t *)(RACE_BASE + 2 * MIB - 4);
+    volatile uint8_t *v1 = (volatile uint8_t *)(RACE_BASE + 2 * MIB);
+    uint64_t v;
+    int i, n = race_iters;
+
+    for (i = 0; i < n; i++) {
+        invlpg(v1);
+        /*
+         * INVLPG ends the translation block; the load comes after a run
+         * of straight-line code, during which the converters may queue
+         * their conversions (they wait for this block to end).
+         */
+        asm volatile("movl $1, (%2)\n\t"
+                     ".rept 256\n\tadd $1, %%rax\n\t.endr\n\t"
+                     "mov (%1), %0"
+                     : "=&r"(v) : "r"(v0_end), "r"(&race_go)
+                     : "rax", "memory", "cc");
+        if ((uint32_t)v == RACE_K2_TAIL) {
+            race_leaks++;
+        }
+        race_count[0]++;
+    }
+}
+
+static void race_worker(int cpu, void *arg)
+{
+    volatile uint32_t *k2_tail =
+        (volatile uint32_t *)(4 * GIB + RACE_P0 + 4092);
+    volatile uint64_t *t_k0 = (volatile uint64_t *)race_t;
+    int n;
+
+    while (!race_stop) {
+        if (cpu == 1) {
+            (void)t_k0[0];
+        } else {
+            /*
+             * Convert P0 preferably while the reader is inside its
+             * load's block (race_go), when the reader's first page is
+             * already there and its walk may need a conversion.
+             */
+            for (n = 0; !race_go && n < 4096; n++) {
+                /* no PAUSE: under TCG it leaves the CPU loop */
+            }
+            race_go = 0;
+            *k2_tail = RACE_K2_TAIL;
+        }
+        race_count[cpu]++;
+    }
+    race_done[cpu] = 1;
+}
+
+static void test_fill_race(void)
+{
+    volatile uint64_t *t;
+    volatile uint32_t *k1_tail =
+        (volatile uint32_t *)(RACE_BASE + 2 * MIB - 4);
+    int cpus = smp_start_checked(), i;
+
+    race_iters = cmdline_opt("iterations", 200000);
+    if (!check(cpus >= 3, "%d CPUs for the reader and two converters",
+               cpus)) {
+        return;
+    }
+    check_u64(mktme_program(1, 0, key1_data, key1_tweak), 0,
+              "PCONFIG KeyID 1 KEYID_SET_KEY_DIRECT");
+    check_u64(mktme_program(2, 0, key2_data, key2_tweak), 0,
+              "PCONFIG KeyID 2 KEYID_SET_KEY_DIRECT");
+    check_u64(mktme_program(3, 0, key3_data, key3_tweak), 0,
+              "PCONFIG KeyID 3 KEYID_SET_KEY_DIRECT");
+    map_alias(4, 0, 2);                 /* P0 through KeyID 2 at 4 GiB */
+    map_alias(5, 0, 3);                 /* T through KeyID 3 */
+    t = (volatile uint64_t *)(5 * GIB + (uint64_t)race_t);
+    t[0] = RACE_P1 | PTE_P | PTE_RW;
+    race_t0[511] = RACE_P0 | keyid_pa(1) | PTE_P | PTE_RW;
+    race_pd[0] = (uint64_t)race_t0 | PTE_P | PTE_RW;
+    race_pd[1] = (uint64_t)race_t | keyid_pa(3) | PTE_P | PTE_RW;
+    pdpt[7] = (uint64_t)race_pd | PTE_P | PTE_RW;
+    flush_tlb();
+    *k1_tail = RACE_K1_TAIL;
+    check_u64(*k1_tail, RACE_K1_TAIL, "the end of P0 through KeyID 1");
+
+    for (i = 1; i <= 2; i++) {
+        smp_call(i, race_worker, NULL);
+    }
+    race_reader();
+    race_stop = 1;
+    smp_wait();
+    printf("# %d loads across the pages; %d reads of T through KeyID 0, "
+           "%d writes of P0 through KeyID 2 meanwhile\n", race_count[0],
+           race_count[1], race_count[2]);
+    check(race_done[1] && race_done[2] && race_count[1] > 0 &&
+          race_count[2] > 0, "both converters ran");
+    check(race_leaks == 0, "no load across the pages read KeyID 2's "
+          "plaintext through KeyID 1 (%d of %d did)", race_leaks,
+          race_count[0]);
+}
+
 int main(void)
 {
     setup_idt();
@@ -1719,6 +1841,8 @@ int main(void)
         test_debug();
     } else if (cmdline_has("dma")) {
         test_dma();
+    } else if (cmdline_has("fillrace")) {
+        test_fill_race();
     } else if (cmdline_has("walk")) {
         test_walk();
     } else if (cmdline_has("suspend")) {
