@@ -27,9 +27,12 @@
  * plaintext the writer's cipher sees; other ciphers must never show it.
  * The TME key comes from key0=<64 hex digits> (x-tme-platform-key).
  *
- * Each CPU owns a 64 KiB pool and the KeyIDs k with k % cpus == cpu:
- * it programs only those; it stores through them and KeyID 0 (exact)
- * and loads through any (others' KeyIDs: not checked, they may change).
+ * Each CPU owns a 64 KiB pool, every cpus-th 16-byte block of 4 shared
+ * pages (the CPUs convert those pages back and forth, and each model
+ * stays exact: XTS blocks are independent) and the KeyIDs k with
+ * k % cpus == cpu: it programs only those; it stores through them and
+ * KeyID 0 (exact) and loads through any (others' KeyIDs: not checked,
+ * their keys may change meanwhile).
  *
  * Command line: seed=N ops=N (per CPU) self|firmware cpus=N key0=HEX
  * max-keyid-bits=N max-keys=N phys-bits=N
@@ -66,6 +69,15 @@
 #define POOL_PAGES      16
 #define POOL_BYTES      (POOL_PAGES * 4096)
 #define POOL_BLOCKS     (POOL_BYTES / 16)
+/*
+ * Shared pages: block i (16 bytes, one XTS block) belongs to CPU
+ * i % cpus, so the CPUs convert one page back and forth while each
+ * model stays exact.  Model offsets from POOL_BYTES on are these blocks.
+ */
+#define SHARED_PA       (96 * MIB)
+#define SHARED_PAGES    4
+#define SHARED_BLOCKS   (SHARED_PAGES * 256)
+#define SHARED_WIN      64          /* PD entry 64 + k: shared, KeyID k */
 #define WIN_GIB         16          /* CPU c: [16 + c GiB), 2 MiB a KeyID */
 #define UNMAPPED        (100 * GIB)
 #define MAX_KEYIDS      64
@@ -454,7 +466,7 @@ struct cpu_state {
     bool failed;
     uint64_t n_exact, n_unchecked, n_pconfig, n_busy, n_msr, n_exec;
     uint64_t n_dma, n_walk, n_keychange;
-    struct block blk[POOL_BLOCKS];
+    struct block blk[POOL_BLOCKS + SHARED_BLOCKS];
     struct mktme_key_program kp[2];
 };
 static struct cpu_state cs[SMP_MAX_CPUS] __attribute__((aligned(4096)));
@@ -472,9 +484,20 @@ static uint64_t keyid_pa(uint64_t kid)
     return kid << (phys_bits - keyid_bits);
 }
 
+/* The address of model offset @off through @kid */
 static uint8_t *win(int cpu, int kid, uint32_t off)
 {
+    if (off >= POOL_BYTES) {
+        kid += SHARED_WIN;
+        off -= POOL_BYTES;
+    }
     return (uint8_t *)((WIN_GIB + cpu) * GIB + kid * 2 * MIB + off);
+}
+
+static uint64_t block_pa(int cpu, int bi)
+{
+    return bi < POOL_BLOCKS ? pool_pa(cpu) + bi * 16 :
+           SHARED_PA + (bi - POOL_BLOCKS) * 16;
 }
 
 static uint64_t rnd(struct cpu_state *s)
@@ -527,7 +550,7 @@ static uint16_t block_view(int cpu, int bi, int kid, uint8_t *out,
                            uint8_t *fb, uint16_t *forbid)
 {
     struct block *b = &cs[cpu].blk[bi];
-    uint64_t pa = pool_pa(cpu) + bi * 16;
+    uint64_t pa = block_pa(cpu, bi);
     struct cipher c = cipher_of(kid, pa);
     int i;
 
@@ -564,7 +587,7 @@ static void block_write(int cpu, int bi, int kid, int o, int n,
                         const uint8_t *data)
 {
     struct block *b = &cs[cpu].blk[bi];
-    uint64_t pa = pool_pa(cpu) + bi * 16;
+    uint64_t pa = block_pa(cpu, bi);
     uint64_t tw = pa & ~0xfffULL;
     int j = (pa & 0xfff) / 16, i;
     struct cipher c = cipher_of(kid, pa);
@@ -649,8 +672,8 @@ static bool model_check(int cpu, int kid, uint32_t off, int n,
     }
     for (i = 0; i < n; i++) {
         if ((mask >> i & 1) && got[i] != want[i]) {
-            fail(cpu, "KeyID %d, pool offset 0x%x, %d bytes: byte %d",
-                 kid, off, n, i);
+            fail(cpu, "KeyID %d, offset 0x%x (%s), %d bytes: byte %d",
+                 kid, off, off < POOL_BYTES ? "pool" : "shared", n, i);
             console_lock();
             dump("got ", got, n);
             dump("want", want, n);
@@ -659,7 +682,7 @@ static bool model_check(int cpu, int kid, uint32_t off, int n,
         }
     }
     if (n >= 8 && forbid == (1u << n) - 1 && bytes_eq(got, fb, n)) {
-        fail(cpu, "KeyID %d, pool offset 0x%x, %d bytes: shows the "
+        fail(cpu, "KeyID %d, offset 0x%x, %d bytes: shows the "
              "plaintext of a random key's KeyID", kid, off, n);
         return true;
     }
@@ -948,10 +971,23 @@ static void op_pconfig(struct cpu_state *s, int cpu)
     case 1:
         kp->keyid_ctrl = (kp->keyid_ctrl & ~0xffu) | (uint8_t)rnd(s);
         break;
-    case 2:
-        kp->keyid_ctrl = (kp->keyid_ctrl & 0xff) |
-                         ((uint32_t)rnd(s) & 0xffff00);
+    case 2: {                           /* ENC_ALG: 0, 1, 2 bits, any */
+        uint32_t alg = (uint32_t)rnd(s) & 0xffff;
+
+        switch (below(s, 4)) {
+        case 0:
+            alg = 0;
+            break;
+        case 1:
+            alg = 1u << below(s, 16);
+            break;
+        case 2:
+            alg = 1u << below(s, 16) | 1u << below(s, 16);
+            break;
+        }
+        kp->keyid_ctrl = (kp->keyid_ctrl & 0xff) | alg << 8;
         break;
+    }
     case 3:
         kp->keyid_ctrl |= (uint32_t)(1 + below(s, 255)) << 24;
         break;
@@ -1275,9 +1311,28 @@ static void op_msr_unlocked(struct cpu_state *s, int cpu)
 
 static const int sizes[5] = { 1, 2, 4, 8, 16 };
 
-static uint32_t pick_offset(struct cpu_state *s, int n)
+/* A shared block of this CPU's: its model offset */
+static uint32_t pick_shared(struct cpu_state *s, int cpu)
+{
+    uint32_t bi = POOL_BLOCKS + (uint32_t)below(s, SHARED_BLOCKS);
+
+    bi = bi - bi % ncpus + cpu;
+    if (bi >= POOL_BLOCKS + SHARED_BLOCKS) {
+        bi -= ncpus;
+    } else if (bi < POOL_BLOCKS) {
+        bi += ncpus;
+    }
+    return bi * 16;
+}
+
+/* A model offset for @n bytes: in the pool or in a shared block */
+static uint32_t pick_offset(struct cpu_state *s, int cpu, int n)
 {
     uint32_t off;
+
+    if (below(s, 3) == 0) {
+        return pick_shared(s, cpu) + (uint32_t)below(s, 16 - n + 1);
+    }
 
     if (below(s, 4) == 0) {             /* across a page boundary */
         off = (uint32_t)(1 + below(s, POOL_PAGES - 1)) * 4096 -
@@ -1293,7 +1348,7 @@ static uint32_t pick_offset(struct cpu_state *s, int n)
 static void op_load(struct cpu_state *s, int cpu)
 {
     int n = sizes[below(s, 5)], kid;
-    uint32_t off = pick_offset(s, n);
+    uint32_t off = pick_offset(s, cpu, n);
     uint8_t got[16];
 
     s->what = "load";
@@ -1317,7 +1372,7 @@ static void op_load(struct cpu_state *s, int cpu)
 static void op_store(struct cpu_state *s, int cpu)
 {
     int n = sizes[below(s, 5)], kid = pick_exact_kid(s, cpu), i;
-    uint32_t off = pick_offset(s, n);
+    uint32_t off = pick_offset(s, cpu, n);
     uint8_t data[16];
 
     s->what = "store";
@@ -1403,11 +1458,19 @@ static void op_dma(struct cpu_state *s, int cpu)
     uint32_t len = 1 + (uint32_t)below(s, fw_dir_len < 600 ? fw_dir_len :
                                        600);
     uint32_t off = (uint32_t)below(s, POOL_BYTES - len + 1), ctl;
+    uint64_t pa = pool_pa(cpu) + off;
+
+    if (below(s, 3) == 0) {             /* into a shared block */
+        off = pick_shared(s, cpu);
+        len = 1 + (uint32_t)below(s, 16);
+        off += (uint32_t)below(s, 16 - len + 1);
+        pa = block_pa(cpu, off / 16) + off % 16;
+    }
 
     s->what = "DMA";
     s->n_dma++;
     spin_lock(&dma_lock);
-    ctl = fw_cfg_dma_read(0x19, pool_pa(cpu) + off, len);
+    ctl = fw_cfg_dma_read(0x19, pa, len);
     spin_unlock(&dma_lock);
     if (ctl != 0) {
         fail(cpu, "fw_cfg DMA of %u bytes to pool offset 0x%x: control "
@@ -1424,7 +1487,11 @@ static void sweep(struct cpu_state *s, int cpu)
     uint32_t off;
 
     s->what = "final sweep";
-    for (off = 0; off < POOL_BYTES && !s->failed; off += 16) {
+    for (off = 0; off < POOL_BYTES + SHARED_BLOCKS * 16 && !s->failed;
+         off += 16) {
+        if (off >= POOL_BYTES && (int)(off / 16 % ncpus) != cpu) {
+            continue;
+        }
         mem_load(win(cpu, 0, off), 16, got);
         if (model_check(cpu, 0, off, 16, got)) {
             s->n_exact++;
@@ -1442,11 +1509,16 @@ static void fuzz_cpu(int cpu, void *arg)
     s->rng = seed * 0x9e3779b97f4a7c15ULL ^ (cpu + 1) * 0xd1b54a32d192ed03ULL;
     for (i = 0; i < 512; i++) {
         pd_fuzz[cpu][i] = i < MAX_KEYIDS ?
-            pool_pa(cpu) | keyid_pa(i) | 0x83 : 0;
+            pool_pa(cpu) | keyid_pa(i) | 0x83 :
+            i < SHARED_WIN + MAX_KEYIDS ?
+            SHARED_PA | keyid_pa(i - SHARED_WIN) | 0x83 : 0;
     }
     set_walk(cpu, 0);
     s->what = "fill";
-    for (off = 0; off < POOL_BYTES; off += 16) {
+    for (off = 0; off < POOL_BYTES + SHARED_BLOCKS * 16; off += 16) {
+        if (off >= POOL_BYTES && (int)(off / 16 % ncpus) != cpu) {
+            continue;
+        }
         for (i = 0; i < 16; i++) {
             data[i] = (uint8_t)rnd(s);
         }
@@ -1533,7 +1605,8 @@ int main(void)
     uint8_t raw[32];
     const char *c, *k;
     uint64_t t0, t1, total = 0, exact = 0, unchecked = 0;
-    int i, ran;
+    int i, ran, done;
+    bool all = true;
 
     setup_idt();
     aes_init();
@@ -1594,8 +1667,12 @@ int main(void)
     ran = smp_run(fuzz_cpu, NULL);
     t1 = now_ms();
     i = count_done();
-    check(ran == ncpus && i == ncpus && ncpus == smp_expected_cpus(),
-          "every CPU ran its operations: %d of %d", i, smp_expected_cpus());
+    for (done = 0; done < ncpus; done++) {
+        all &= cs[done].op == ops && cs[done].n_exact > 0;
+    }
+    check(ran == ncpus && i == ncpus && ncpus == smp_expected_cpus() &&
+          (all || any_failed), "every CPU ran its %lu operations and "
+          "checked loads: %d of %d", ops, i, smp_expected_cpus());
     for (i = 0; i < ncpus; i++) {
         struct cpu_state *s = &cs[i];
 
