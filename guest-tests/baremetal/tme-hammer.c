@@ -22,6 +22,11 @@
  * - a page last written through another KeyID (or through k before k's
  *   key changed) must not show that write's stamp (no CPU reads the
  *   plaintext of another KeyID).
+ * One operation in four instead reads one of 4 more pages, which KeyID
+ * 40 wrote at the start, through one of the CPU's KeyIDs (it must not
+ * show KeyID 40's stamp) and back through KeyID 40 (it must): these
+ * pages convert back and forth, and nothing but QEMU dirties them for a
+ * migration.
  * The key CPU (CPU 1, or the only one) programs one of its KeyIDs with
  * a new key before each operation and works through the other one,
  * 32 operations through each in turn.
@@ -48,6 +53,9 @@
 
 #define HAMMER_PA       (32 * MIB)
 #define PAGES           16
+/* After the set: pages that KeyID RO_KEYID wrote once, only read since */
+#define RO_PAGES        4
+#define RO_KEYID        40
 #define WORDS           512
 #define STAMP_MAGIC     0x7e3dULL
 #define DMA_CHUNKS      64
@@ -66,8 +74,8 @@ static uint64_t keyid_pa(uint64_t keyid)
  * flushes only its own TLB).
  */
 #define WIN_GIB         8
-#define WINDOWS         (2 * SMP_MAX_CPUS + 1)
-#define BSP_CHECK_WIN   (2 * SMP_MAX_CPUS)
+#define WINDOWS         (3 * SMP_MAX_CPUS + 1)
+#define BSP_CHECK_WIN   (3 * SMP_MAX_CPUS)
 static uint64_t pd_win[WINDOWS][512] __attribute__((aligned(4096)));
 
 static uint64_t map_win(int win, uint64_t keyid)
@@ -123,12 +131,12 @@ struct page_meta {
     spinlock_t lock;
     volatile uint64_t keyid, seq, gen;
 } __attribute__((aligned(64)));
-static struct page_meta meta[PAGES];
+static struct page_meta meta[PAGES + RO_PAGES];
 /* Bumped whenever PCONFIG gives the KeyID a new key */
 static volatile uint64_t key_gen[64];
 
 struct cpu_stats {
-    uint64_t ops, exact, other, pconfig, pconfig_bad, dma, dma_bad, seq;
+    uint64_t ops, exact, other, ro, pconfig, pconfig_bad, dma, dma_bad, seq;
     uint64_t errors, bad_page, bad_keyid, bad_last, bad_seq, bad_word;
     int bad_words;
     uint64_t rng;
@@ -200,6 +208,25 @@ static void hammer_op(struct cpu_stats *st, uint64_t base,
         m->gen = key_gen[keyid];
     }
     spin_unlock(&m->lock);
+    st->ops++;
+}
+
+/*
+ * Read a page that only KeyID RO_KEYID wrote, through @keyid (at @base)
+ * and back through RO_KEYID (at @ro): both reads convert it, and nothing
+ * but QEMU's conversions dirties it for a migration.
+ */
+static void read_op(struct cpu_stats *st, uint64_t base, uint64_t keyid,
+                    uint64_t ro)
+{
+    int p = PAGES + rng_next(st) % RO_PAGES;
+    struct page_meta *m = &meta[p];
+
+    spin_lock(&m->lock);
+    verify(st, p, set_page(base, p), keyid);
+    verify(st, p, set_page(ro, p), RO_KEYID);
+    spin_unlock(&m->lock);
+    st->ro++;
     st->ops++;
 }
 
@@ -349,8 +376,10 @@ static void hammer_cpu(int cpu, void *arg)
     uint64_t it, next_progress = 1000;
 
     st->rng = 0x9e3779b97f4a7c15ULL * (cpu + 1);
-    win[0] = map_win(2 * cpu, kid[0]);
-    win[1] = map_win(2 * cpu + 1, kid[1]);
+    uint64_t ro = map_win(3 * cpu + 2, RO_KEYID);
+
+    win[0] = map_win(3 * cpu, kid[0]);
+    win[1] = map_win(3 * cpu + 1, kid[1]);
     atomic_fetch_add((volatile int *)&hammer_go, 1);
     while (hammer_go < ncpus) {
         cpu_relax();
@@ -364,6 +393,8 @@ static void hammer_cpu(int cpu, void *arg)
         }
         if (cpu == dma_cpu && dma_sel && (it & 1)) {
             dma_op(st);
+        } else if ((it & 3) == 2) {
+            read_op(st, win[j], kid[j], ro);
         } else {
             hammer_op(st, win[j], kid[j]);
         }
@@ -404,6 +435,14 @@ static void test_hammer(void)
         meta[p].keyid = 0;
         meta[p].seq = 1000 + p;
     }
+    program_key(NULL, RO_KEYID);
+    for (p = PAGES; p < PAGES + RO_PAGES; p++) {
+        write_stamp(set_page(map_win(BSP_CHECK_WIN, RO_KEYID), p), RO_KEYID,
+                    2000 + p);
+        meta[p].keyid = RO_KEYID;
+        meta[p].seq = 2000 + p;
+        meta[p].gen = key_gen[RO_KEYID];
+    }
     printf("# hammer: %d CPUs, key CPU %d, DMA CPU %d, %d pages, %s\n",
            ncpus, key_cpu, dma_cpu, PAGES,
            until_nmi ? "until an NMI" : "timed");
@@ -423,11 +462,13 @@ static void test_hammer(void)
 
         total += st->ops;
         printf("# cpu %d: %lu operations, %lu reads through the last "
-               "writer's KeyID, %lu through another, %lu PCONFIG, %lu DMA\n",
-               c, st->ops, st->exact, st->other, st->pconfig, st->dma);
-        check(st->exact > 0 && st->other > 0, "cpu %d did %lu operations: "
-              "%lu read back its own writes, %lu pages another KeyID wrote",
-              c, st->ops, st->exact, st->other);
+               "writer's KeyID, %lu through another, %lu read-only, "
+               "%lu PCONFIG, %lu DMA\n", c, st->ops, st->exact, st->other,
+               st->ro, st->pconfig, st->dma);
+        check(st->exact > 0 && st->other > 0 && st->ro > 0,
+              "cpu %d did %lu operations: %lu read back its own writes, "
+              "%lu pages another KeyID wrote, %lu read-only", c, st->ops,
+              st->exact, st->other, st->ro);
         if (!check(st->errors == 0, "cpu %d: every read matched the page's "
                    "last write (no lost write, no other KeyID's plaintext)",
                    c)) {
@@ -444,7 +485,7 @@ static void test_hammer(void)
     check(stats[dma_cpu].dma > 0 && stats[dma_cpu].dma_bad == 0,
           "cpu %d ran %lu fw_cfg DMA transfers into the set, all complete",
           dma_cpu, stats[dma_cpu].dma);
-    for (p = 0; p < PAGES; p++) {
+    for (p = 0; p < PAGES + RO_PAGES; p++) {
         struct page_meta *m = &meta[p];
         uint64_t base = m->keyid ? map_win(BSP_CHECK_WIN, m->keyid) : 0;
         int n = count_stamp(set_page(base, p), m->keyid, m->seq);
