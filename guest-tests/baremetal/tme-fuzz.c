@@ -10,15 +10,17 @@
  * outcome against a model written from the specification:
  *   - PCONFIG with valid and mutated structures (every field,
  *     misalignment, unmapped and non-canonical addresses, other leaves,
- *     prefixes, CPL 3 on the BSP): exception, RAX and flags exactly;
+ *     prefixes; on the BSP also CPL 3 and compatibility mode with DS
+ *     limits and a null DS): exception, RAX and flags exactly;
  *   - RDMSR/WRMSR of 0x981-0x984, 0x9FF and 0x87 with random and
  *     mutated values, before activation (self: the BSP activates TME
  *     itself after fuzzing the unlocked MSRs), after it and after the
  *     lock: exception and value exactly;
  *   - 1, 2, 4, 8 and 16-byte loads and stores, page-crossing ones too,
  *     through random KeyIDs over a pool of pages, code fetched through
- *     a KeyID, the page directory walked through a KeyID, fw_cfg DMA
- *     into the pool, with key changes in between.
+ *     a KeyID, the page directory and (KeyID in CR3) the PML4 that all
+ *     CPUs use walked through a KeyID, fw_cfg DMA into the pool, with
+ *     key changes in between.
  * The memory model keeps what DRAM holds (DESIGN 4.2: conversions and
  * key changes never change the ciphertext) for every 16-byte XTS block,
  * with an AES-XTS-128 of its own, checked at start against FIPS-197 and
@@ -462,10 +464,11 @@ struct cpu_state {
     uint64_t rng;
     uint64_t op;
     const char *what;
-    int walk_kid;
+    int walk_kid;               /* KeyID of the PDPTE to the windows */
+    int cr3_kid;                /* KeyID in CR3 */
     bool failed;
     uint64_t n_exact, n_unchecked, n_pconfig, n_busy, n_msr, n_exec;
-    uint64_t n_dma, n_walk, n_keychange;
+    uint64_t n_dma, n_walk, n_keychange, n_compat;
     struct block blk[POOL_BLOCKS + SHARED_BLOCKS];
     struct mktme_key_program kp[2];
 };
@@ -778,6 +781,16 @@ static void set_walk(int cpu, int kid)
     flush_tlb();
 }
 
+/* The PML4, which every CPU walks, read through @kid from this CPU */
+static void set_cr3(int cpu, int kid)
+{
+    extern uint64_t pml4[512];
+
+    cs[cpu].cr3_kid = kid;
+    asm volatile("mov %0, %%cr3" : : "r"((uint64_t)pml4 | keyid_pa(kid))
+                 : "memory");
+}
+
 /* Some keys, equal ones among them, so aliases with one key happen */
 static const uint8_t key_pool[4][32] = {
     { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -847,6 +860,8 @@ static const struct {
 #define N_PREFIXES ((int)(sizeof(prefixes) / sizeof(prefixes[0])))
 
 void user_pconfig(void);
+extern uint32_t compat_flags_in, compat_flags_out;
+uint64_t compat_pconfig(uint32_t eax, uint32_t ebx, uint16_t ds);
 
 static void fill_kp(struct cpu_state *s, struct mktme_key_program *kp,
                     int kid, int cmd)
@@ -955,7 +970,8 @@ static void op_pconfig(struct cpu_state *s, int cpu)
     int want_vec = NO_EXCEPTION, tries;
     uint64_t status = 0;
     struct pc_result r;
-    bool gp;
+    bool gp, compat = false, limit_gp = false;
+    uint16_t ds = 0x10;
 
     s->what = "PCONFIG";
     s->n_pconfig++;
@@ -1033,6 +1049,26 @@ static void op_pconfig(struct cpu_state *s, int cpu)
     if (kp->keyid && kp->keyid <= limit_keyid() && !mine(cpu, kp->keyid)) {
         kp->keyid = kid;
     }
+    /* Compatibility mode (6.2.11), on the BSP: EBX, a DS selector */
+    if (cpu == 0 && prefix < 0 && mut != 12 && below(s, 4) == 0) {
+        compat = true;
+        s->n_compat++;
+        rax = (uint32_t)rax;
+        if (mut == 8 || mut == 9) {
+            addr = (uint64_t)kp;
+            limit_gp = true;
+            switch (below(s, 3)) {
+            case 0:
+                ds = 0x38;              /* 16-bit segment: 64 KiB limit */
+                break;
+            case 1:
+                ds = 0;                 /* null */
+                break;
+            default:
+                addr = 0xffffff00;      /* beyond the 4 GiB limit */
+            }
+        }
+    }
     if (mut == 12 && cpu == 0) {
         want_vec = UD_VECTOR;
     } else if (prefix >= 0 && prefixes[prefix].ud) {
@@ -1040,6 +1076,8 @@ static void op_pconfig(struct cpu_state *s, int cpu)
     } else if ((uint32_t)rax != 0) {
         want_vec = GP_VECTOR;
     } else if (addr & 0xff) {
+        want_vec = GP_VECTOR;
+    } else if (limit_gp) {
         want_vec = GP_VECTOR;
     } else if ((int64_t)(addr << 16) >> 16 != (int64_t)addr) {
         want_vec = GP_VECTOR;
@@ -1052,8 +1090,13 @@ static void op_pconfig(struct cpu_state *s, int cpu)
         }
     }
     /* This CPU's KeyID may change: walk through KeyID 0 meanwhile */
-    if (want_vec == NO_EXCEPTION && status == 0 && kp->keyid == s->walk_kid) {
-        set_walk(cpu, 0);
+    if (want_vec == NO_EXCEPTION && status == 0) {
+        if (kp->keyid == s->walk_kid) {
+            set_walk(cpu, 0);
+        }
+        if (kp->keyid == s->cr3_kid) {
+            set_cr3(cpu, 0);
+        }
     }
     for (tries = 0; ; tries++) {
         if (prefix == N_PREFIXES) {
@@ -1065,6 +1108,12 @@ static void op_pconfig(struct cpu_state *s, int cpu)
         } else if (prefix >= 0) {
             r = prefixes[prefix].fn((void *)addr);
             r.flags = 0x2;
+        } else if (compat) {
+            compat_flags_in = 0x2 | F_STATUS;
+            last_exc.vector = NO_EXCEPTION;
+            r.rax = compat_pconfig((uint32_t)rax, (uint32_t)addr, ds);
+            r.vector = last_exc.vector;
+            r.flags = compat_flags_out;
         } else {
             r = pconfig_raw(rax, (void *)addr);
         }
@@ -1085,9 +1134,10 @@ static void op_pconfig(struct cpu_state *s, int cpu)
         s->n_busy++;
     }
     if (r.vector != want_vec) {
-        fail(cpu, "PCONFIG mutation %d prefix %d RAX 0x%lx RBX 0x%lx "
-             "KeyID %u ctrl 0x%x: vector %d, expected %d", mut, prefix, rax,
-             addr, kp->keyid, kp->keyid_ctrl, r.vector, want_vec);
+        fail(cpu, "PCONFIG%s mutation %d prefix %d RAX 0x%lx RBX 0x%lx "
+             "DS 0x%x KeyID %u ctrl 0x%x: vector %d, expected %d",
+             compat ? " (compatibility mode)" : "", mut, prefix, rax, addr,
+             ds, kp->keyid, kp->keyid_ctrl, r.vector, want_vec);
         return;
     }
     if (want_vec == PF_VECTOR &&
@@ -1100,9 +1150,9 @@ static void op_pconfig(struct cpu_state *s, int cpu)
         return;
     }
     if (r.rax != status) {
-        fail(cpu, "PCONFIG mutation %d prefix %d KeyID %u ctrl 0x%x: "
-             "RAX %lu, expected %lu", mut, prefix, kp->keyid,
-             kp->keyid_ctrl, r.rax, status);
+        fail(cpu, "PCONFIG%s mutation %d prefix %d KeyID %u ctrl 0x%x: "
+             "RAX %lu, expected %lu", compat ? " (compatibility mode)" : "",
+             mut, prefix, kp->keyid, kp->keyid_ctrl, r.rax, status);
         return;
     }
     if (prefix < 0 && (r.flags & F_STATUS) != (status ? F_ZF : 0)) {
@@ -1415,15 +1465,25 @@ static void op_exec(struct cpu_state *s, int cpu)
 }
 
 /* The page directory of this CPU's windows walked through a KeyID */
+/*
+ * The page directory of this CPU's windows, or (CR3) the PML4, walked
+ * through a KeyID that sees the same bytes as KeyID 0 there
+ */
 static void op_walk(struct cpu_state *s, int cpu)
 {
+    extern uint64_t pml4[512];
     int kid = pick_exact_kid(s, cpu);
-    struct cipher a = cipher_of(kid, (uint64_t)pd_fuzz[cpu]);
-    struct cipher b = cipher_of(0, (uint64_t)pd_fuzz[cpu]);
+    bool cr3 = below(s, 2);
+    uint64_t pa = cr3 ? (uint64_t)pml4 : (uint64_t)pd_fuzz[cpu];
+    struct cipher a = cipher_of(kid, pa), b = cipher_of(0, pa);
 
-    s->what = "walk";
+    s->what = cr3 ? "KeyID in CR3" : "walk";
     if (same_cipher(&a, &b) && a.type != C_RANDOM) {
-        set_walk(cpu, kid);
+        if (cr3) {
+            set_cr3(cpu, kid);
+        } else {
+            set_walk(cpu, kid);
+        }
         s->n_walk++;
     }
 }
@@ -1547,6 +1607,7 @@ static void fuzz_cpu(int cpu, void *arg)
     if (!s->failed) {
         sweep(s, cpu);
     }
+    set_cr3(cpu, 0);
     set_walk(cpu, 0);
     cpu_done[cpu] = 1;
 }
@@ -1680,10 +1741,11 @@ int main(void)
         exact += s->n_exact;
         unchecked += s->n_unchecked;
         printf("# cpu %d: %lu ops, %lu exact loads, %lu unchecked, %lu "
-               "PCONFIG (%lu busy, %lu key changes), %lu MSR, %lu calls, "
-               "%lu walks, %lu DMA\n", i, s->op, s->n_exact,
-               s->n_unchecked, s->n_pconfig, s->n_busy, s->n_keychange,
-               s->n_msr, s->n_exec, s->n_walk, s->n_dma);
+               "PCONFIG (%lu compatibility mode, %lu busy, %lu key "
+               "changes), %lu MSR, %lu calls, %lu walks, %lu DMA\n", i,
+               s->op, s->n_exact, s->n_unchecked, s->n_pconfig,
+               s->n_compat, s->n_busy, s->n_keychange, s->n_msr, s->n_exec,
+               s->n_walk, s->n_dma);
     }
     printf("# %lu operations in %lu ms: %lu ops/s\n", total, t1 - t0,
            total * 1000 / (t1 - t0 + 1));
