@@ -234,7 +234,7 @@ void qmp_x_tme_dram_save(uint64_t addr, uint64_t size, const char *filename,
         }
         if (fwrite(buf + (from - page), 1, to - from + 1, f) !=
             to - from + 1) {
-            error_setg(errp, "writing to '%s' failed", filename);
+            error_setg_errno(errp, errno, "writing to '%s' failed", filename);
             ok = false;
             break;
         }
