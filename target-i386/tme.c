@@ -588,15 +588,43 @@ static void tme_package_class_init(ObjectClass *oc, void *data)
     rc->phases.hold = tme_package_reset_hold;
 }
 
+/* The first TME option set to other than its default, or NULL */
+static const char *tme_option_set(const X86TMEOptions *o)
+{
+    if (o->activate) {
+        return "tme-activate=on";
+    } else if (o->max_keyid_bits != 6) {     /* the default in cpu.c */
+        return "tme-max-keyid-bits";
+    } else if (o->max_keys != TME_OPT_AUTO_KEYS) {
+        return "tme-max-keys";
+    } else if (o->keyid_bits != TME_OPT_AUTO_BITS) {
+        return "tme-keyid-bits";
+    } else if (o->exclude_base) {
+        return "tme-exclude-base";
+    } else if (o->exclude_mask) {
+        return "tme-exclude-mask";
+    } else if (o->platform_key) {
+        return "x-tme-platform-key";
+    } else if (o->rng_fail) {
+        return "x-tme-rng-fail";
+    } else if (o->pconfig_delay_us) {
+        return "x-tme-pconfig-delay";
+    }
+    return NULL;
+}
+
 bool x86_tme_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
     X86TMEPackage *pkg;
 
     if (!(env->features[FEAT_7_0_ECX] & CPUID_7_0_ECX_TME)) {
-        if (cpu->tme.activate) {
-            error_setg(errp, "tme-activate=on needs the tme CPU feature"
-                       " (-cpu ...,+tme)");
+        const char *opt = tme_option_set(&cpu->tme);
+
+        /* An option that would do nothing is a mistake: say so */
+        if (opt) {
+            error_setg(errp, "%s needs the tme CPU feature (-cpu ...,+tme)",
+                       opt);
             return false;
         }
         return true;
@@ -670,11 +698,12 @@ bool x86_tme_check_address_space(X86CPU *cpu, uint64_t max_used_gpa,
         return true;
     }
     need = 64 - clz64(max_used_gpa) + bits;
+    /* 46 is recommended only where it is enough */
     error_setg(errp, "TME: guest RAM and the 64-bit PCI hole end at 0x%"
                PRIx64 ", above the %u address bits that %u KeyID bits leave"
-               " of phys-bits=%u; use phys-bits=%u or more (46 is"
-               " recommended)%s", max_used_gpa, cpu->phys_bits - bits, bits,
-               cpu->phys_bits, need,
+               " of phys-bits=%u; use phys-bits=%u or more%s%s",
+               max_used_gpa, cpu->phys_bits - bits, bits, cpu->phys_bits,
+               need, need <= 46 ? " (46 is recommended)" : "",
                tme_pkg->opts.activate ? " or lower tme-keyid-bits"
                                       : " or lower tme-max-keyid-bits");
     return false;
