@@ -11,7 +11,8 @@
  *   - PCONFIG with valid and mutated structures (every field,
  *     misalignment, unmapped and non-canonical addresses, other leaves,
  *     prefixes; on the BSP also CPL 3 and compatibility mode with DS
- *     limits and a null DS): exception, RAX and flags exactly;
+ *     limits and a null DS; structures written through one KeyID and
+ *     read through another): exception, RAX and flags exactly;
  *   - RDMSR/WRMSR of 0x981-0x984, 0x9FF and 0x87 with random and
  *     mutated values, before activation (self: the BSP activates TME
  *     itself after fuzzing the unlocked MSRs), after it and after the
@@ -1164,6 +1165,83 @@ static void op_pconfig(struct cpu_state *s, int cpu)
     }
 }
 
+/*
+ * PCONFIG reads its structure through the KeyID of RBX's mapping: write
+ * a structure through one KeyID and run PCONFIG on it through another.
+ * The model knows the bytes PCONFIG sees (under another key, garbage
+ * with reserved bits set: #GP).
+ */
+static void op_pconfig_keyid(struct cpu_state *s, int cpu)
+{
+    struct mktme_key_program *kp = &s->kp[1], *seen = &s->kp[0];
+    uint32_t off = (POOL_PAGES - 1) * 4096 + (uint32_t)below(s, 16) * 256;
+    int w = pick_exact_kid(s, cpu), k = pick_exact_kid(s, cpu);
+    int kid = my_random_kid(s, cpu), i, tries, want_vec;
+    uint64_t status, t0 = 0;
+    struct pc_result r;
+    uint16_t fm;
+    uint8_t f[16];
+    bool gp;
+
+    s->what = "PCONFIG through a KeyID";
+    if (!kid) {
+        return;
+    }
+    if (below(s, 2)) {
+        k = w;
+    }
+    fill_kp(s, kp, kid, (int)below(s, 4));
+    for (i = 0; i < 192; i += 8) {
+        mem_store(win(cpu, w, off + i), 8, (uint8_t *)kp + i);
+    }
+    model_write(cpu, w, off, 192, (uint8_t *)kp);
+    for (i = 0; i < 12; i++) {
+        if (block_view(cpu, off / 16 + i, k, (uint8_t *)seen + 16 * i, f,
+                       &fm) != 0xffff) {
+            return;     /* the model does not know what KeyID k shows */
+        }
+    }
+    status = pconfig_status(seen, &gp);
+    want_vec = gp ? GP_VECTOR : NO_EXCEPTION;
+    if (!gp && status == 0) {
+        if (!mine(cpu, seen->keyid)) {
+            return;     /* never another CPU's KeyID */
+        }
+        if (seen->keyid == s->walk_kid) {
+            set_walk(cpu, 0);
+        }
+        if (seen->keyid == s->cr3_kid) {
+            set_cr3(cpu, 0);
+        }
+    }
+    s->n_pconfig++;
+    for (tries = 0; ; tries++) {
+        r = pconfig_raw(0, win(cpu, k, off));
+        if (r.vector != NO_EXCEPTION || r.rax != DEVICE_BUSY ||
+            ncpus == 1 || gp || status != 0) {
+            break;
+        }
+        if (!tries) {
+            t0 = now_ms();
+        } else if (now_ms() - t0 > 10000) {
+            fail(cpu, "PCONFIG DEVICE_BUSY for 10 s (%d tries)", tries);
+            return;
+        }
+        s->n_busy++;
+    }
+    if (r.vector != want_vec ||
+        (want_vec == NO_EXCEPTION && r.rax != status)) {
+        fail(cpu, "PCONFIG of a structure written through KeyID %d, read "
+             "through KeyID %d at pool offset 0x%x: vector %d RAX %lu, "
+             "expected vector %d RAX %lu", w, k, off, r.vector, r.rax,
+             want_vec, status);
+        return;
+    }
+    if (want_vec == NO_EXCEPTION && status == 0) {
+        model_program(cpu, seen);
+    }
+}
+
 /* ---- MSRs ---- */
 
 static const uint32_t msrs[] = {
@@ -1592,8 +1670,10 @@ static void fuzz_cpu(int cpu, void *arg)
             op_load(s, cpu);
         } else if (w < 65) {
             op_store(s, cpu);
-        } else if (w < 78) {
+        } else if (w < 75) {
             op_pconfig(s, cpu);
+        } else if (w < 78) {
+            op_pconfig_keyid(s, cpu);
         } else if (w < 86) {
             op_msr_locked(s, cpu);
         } else if (w < 93) {
