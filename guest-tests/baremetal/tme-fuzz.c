@@ -1690,6 +1690,22 @@ static void fuzz_cpu(int cpu, void *arg)
     set_cr3(cpu, 0);
     set_walk(cpu, 0);
     cpu_done[cpu] = 1;
+    /*
+     * smp_run() gives the APs 120 s after the BSP's part; a long
+     * campaign on a busy host may need more: the BSP waits for them
+     * here (run-baremetal's timeout still ends a hung run)
+     */
+    while (cpu == 0 && !any_failed) {
+        int i, n = 0;
+
+        for (i = 0; i < ncpus; i++) {
+            n += cpu_done[i];
+        }
+        if (n == ncpus) {
+            break;
+        }
+        cpu_relax();
+    }
 }
 
 static void core_activate(int cpu, void *arg)
