@@ -10,9 +10,10 @@
  * outcome against a model written from the specification:
  *   - PCONFIG with valid and mutated structures (every field,
  *     misalignment, unmapped and non-canonical addresses, other leaves,
- *     prefixes; on the BSP also CPL 3 and compatibility mode with DS
- *     limits and a null DS; structures written through one KeyID and
- *     read through another): exception, RAX and flags exactly;
+ *     prefixes; on the BSP also CPL 3, compatibility mode with DS
+ *     limits and a null DS, and through legacy.S 32-bit protected,
+ *     real-address and virtual-8086 mode; structures written through
+ *     one KeyID and read through another): exception, RAX and flags;
  *   - RDMSR/WRMSR of 0x981-0x984, 0x9FF and 0x87 with random and
  *     mutated values, before activation (self: the BSP activates TME
  *     itself after fuzzing the unlocked MSRs), after it and after the
@@ -469,7 +470,7 @@ struct cpu_state {
     int cr3_kid;                /* KeyID in CR3 */
     bool failed;
     uint64_t n_exact, n_unchecked, n_pconfig, n_busy, n_msr, n_exec;
-    uint64_t n_dma, n_walk, n_keychange, n_compat;
+    uint64_t n_dma, n_walk, n_keychange, n_compat, n_legacy;
     struct block blk[POOL_BLOCKS + SHARED_BLOCKS];
     struct mktme_key_program kp[2];
 };
@@ -1242,6 +1243,173 @@ static void op_pconfig_keyid(struct cpu_state *s, int cpu)
     }
 }
 
+/*
+ * legacy.S, on the BSP: PCONFIG in 32-bit protected mode, real-address
+ * mode (6.2.8, 6.2.9: DS:EBX, segment limits) and virtual-8086 mode
+ * (6.2.10: #UD), with paging off: the structure at LEGACY_KP.
+ */
+#define LEGACY_BASE     0x7000
+#define LEGACY_KP       0x6000
+extern char legacy_blob[], legacy_blob_end[];
+extern uint32_t lg_mode, lg_eax, lg_ebx, lg_ds, lg_flags_in, lg_flags_out;
+extern uint32_t lg_eax_out, lg_vector, lg_error;
+extern uint64_t idt32[];
+extern const uint32_t exc32_table[4];
+void legacy_pconfig(void);
+#define LEGACY_VAR(v) (*(volatile uint32_t *)(uintptr_t)(LEGACY_BASE + \
+                       ((char *)&(v) - legacy_blob)))
+
+static void legacy_setup(void)
+{
+    static const int vec[4] = { 0, 6, 13, 14 };
+    char *dst = (char *)LEGACY_BASE, *src;
+    int i;
+
+    for (src = legacy_blob; src < legacy_blob_end; src++) {
+        *dst++ = *src;
+    }
+    for (i = 0; i < 4; i++) {
+        uint32_t h = exc32_table[i];
+
+        idt32[vec[i]] = (h & 0xffff) | (0x18ULL << 16) | (0x8e00ULL << 32) |
+                        (uint64_t)(h >> 16) << 48;
+    }
+}
+
+static struct pc_result legacy(int mode, uint32_t eax, uint32_t ebx,
+                               uint16_t ds)
+{
+    extern uint64_t gdt[];
+    struct pc_result r;
+
+    LEGACY_VAR(lg_mode) = mode;
+    LEGACY_VAR(lg_eax) = eax;
+    LEGACY_VAR(lg_ebx) = ebx;
+    LEGACY_VAR(lg_ds) = ds;
+    LEGACY_VAR(lg_flags_in) = 0x2 | F_STATUS;
+    LEGACY_VAR(lg_flags_out) = 0;
+    LEGACY_VAR(lg_eax_out) = 0xdead;
+    LEGACY_VAR(lg_vector) = (uint32_t)NO_EXCEPTION;
+    legacy_pconfig();
+    r.vector = (int)LEGACY_VAR(lg_vector);
+    r.rax = LEGACY_VAR(lg_eax_out);
+    r.flags = LEGACY_VAR(lg_flags_out);
+    if (mode == 2) {
+        /* virtual-8086 mode left TR on a 32-bit TSS: back to the BSP's */
+        gdt[0x40 / 8] &= ~(2ULL << 40);     /* not busy */
+        asm volatile("ltr %w0" : : "r"(0x40));
+    }
+    return r;
+}
+
+static const char *const mode_names[3] = {
+    "32-bit protected mode", "real-address mode", "virtual-8086 mode",
+};
+
+static void op_pconfig_legacy(struct cpu_state *s, int cpu)
+{
+    struct mktme_key_program *kp = (struct mktme_key_program *)LEGACY_KP;
+    int mode = (int)below(s, 3), kid = my_random_kid(s, cpu), tries;
+    int want_vec = NO_EXCEPTION, v = (int)below(s, 6);
+    uint32_t eax = below(s, 8) ? 0 : (uint32_t)rnd(s) | 1;
+    uint32_t ebx = LEGACY_KP;
+    uint16_t ds = mode ? 0 : 0x10;
+    uint64_t status = 0, t0 = 0;
+    struct pc_result r;
+    uint8_t *p = (uint8_t *)kp;
+    bool gp = false;
+
+    s->what = "PCONFIG in a legacy mode";
+    if (!kid) {
+        return;
+    }
+    fill_kp(s, kp, kid, (int)below(s, 4));
+    switch (below(s, 4)) {
+    case 0:
+        kp->keyid = (uint16_t)rnd(s);
+        break;
+    case 1:
+        kp->keyid_ctrl = (kp->keyid_ctrl & ~0xffu) | (uint8_t)below(s, 6);
+        break;
+    case 2:
+        p[6 + below(s, 58)] = (uint8_t)(1 + below(s, 255));
+        break;
+    }
+    if (kp->keyid && kp->keyid <= limit_keyid() && !mine(cpu, kp->keyid)) {
+        kp->keyid = kid;
+    }
+    switch (v) {
+    case 0:
+        if (mode == 1) {
+            ebx = 0;                        /* 0600:0000 */
+            ds = LEGACY_KP >> 4;
+        }
+        break;
+    case 1:
+        ebx += 1 + (uint32_t)below(s, 255); /* misaligned */
+        gp = true;
+        break;
+    case 2:                                 /* past the DS limit */
+        if (mode == 0 && below(s, 2)) {
+            ebx = 0xffffff00;
+        } else {
+            ebx = 0x10000;
+            ds = mode ? 0 : 0x38;
+        }
+        gp = true;
+        break;
+    case 3:
+        if (mode == 0) {
+            ds = 0;                         /* null DS */
+            gp = true;
+        }
+        break;
+    }
+    if (mode == 2) {
+        want_vec = UD_VECTOR;               /* CPL 3 */
+    } else if (eax || gp) {
+        want_vec = GP_VECTOR;
+    } else {
+        status = pconfig_status(kp, &gp);
+        if (gp) {
+            want_vec = GP_VECTOR;
+        }
+    }
+    if (want_vec == NO_EXCEPTION && status == 0 &&
+        kp->keyid == s->walk_kid) {
+        set_walk(cpu, 0);
+    }
+    set_cr3(cpu, 0);                        /* paging goes off and on */
+    s->n_pconfig++;
+    s->n_legacy++;
+    for (tries = 0; ; tries++) {
+        r = legacy(mode, eax, ebx, ds);
+        if (r.vector != NO_EXCEPTION || r.rax != DEVICE_BUSY ||
+            ncpus == 1 || want_vec != NO_EXCEPTION || status != 0) {
+            break;
+        }
+        if (!tries) {
+            t0 = now_ms();
+        } else if (now_ms() - t0 > 10000) {
+            fail(cpu, "PCONFIG DEVICE_BUSY for 10 s (%d tries)", tries);
+            return;
+        }
+        s->n_busy++;
+    }
+    if (r.vector != want_vec ||
+        (want_vec == NO_EXCEPTION && (r.rax != status ||
+         (r.flags & F_STATUS) != (status ? F_ZF : 0)))) {
+        fail(cpu, "PCONFIG in %s EAX 0x%x DS:EBX 0x%x:0x%x KeyID %u ctrl "
+             "0x%x: vector %d RAX %lu flags 0x%lx, expected vector %d RAX "
+             "%lu", mode_names[mode], eax, ds, ebx, kp->keyid,
+             kp->keyid_ctrl, r.vector, r.rax, r.flags, want_vec, status);
+        return;
+    }
+    if (want_vec == NO_EXCEPTION && status == 0) {
+        model_program(cpu, kp);
+    }
+}
+
 /* ---- MSRs ---- */
 
 static const uint32_t msrs[] = {
@@ -1673,7 +1841,11 @@ static void fuzz_cpu(int cpu, void *arg)
         } else if (w < 75) {
             op_pconfig(s, cpu);
         } else if (w < 78) {
-            op_pconfig_keyid(s, cpu);
+            if (cpu == 0 && below(s, 2)) {
+                op_pconfig_legacy(s, cpu);
+            } else {
+                op_pconfig_keyid(s, cpu);
+            }
         } else if (w < 86) {
             op_msr_locked(s, cpu);
         } else if (w < 93) {
@@ -1811,6 +1983,7 @@ int main(void)
     printf("# exclusion base 0x%lx mask 0x%lx, activate 0x%lx\n",
            excl_base, excl_mask, act_value);
 
+    legacy_setup();
     spin_lock(&dma_lock);
     fw_cfg_dma_read(0x19, (uint64_t)fw_dir, 4);
     fw_dir_len = 4 + 64 * __builtin_bswap32(*(uint32_t *)fw_dir);
@@ -1837,10 +2010,10 @@ int main(void)
         exact += s->n_exact;
         unchecked += s->n_unchecked;
         printf("# cpu %d: %lu ops, %lu exact loads, %lu unchecked, %lu "
-               "PCONFIG (%lu compatibility mode, %lu busy, %lu key "
-               "changes), %lu MSR, %lu calls, %lu walks, %lu DMA\n", i,
-               s->op, s->n_exact, s->n_unchecked, s->n_pconfig,
-               s->n_compat, s->n_busy, s->n_keychange, s->n_msr, s->n_exec,
+               "PCONFIG (%lu compatibility mode, %lu legacy modes, %lu "
+               "busy, %lu key changes), %lu MSR, %lu calls, %lu walks, %lu "
+               "DMA\n", i, s->op, s->n_exact, s->n_unchecked, s->n_pconfig,
+               s->n_compat, s->n_legacy, s->n_busy, s->n_keychange, s->n_msr, s->n_exec,
                s->n_walk, s->n_dma);
     }
     printf("# %lu operations in %lu ms: %lu ops/s\n", total, t1 - t0,
