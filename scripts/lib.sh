@@ -98,6 +98,27 @@ CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
     --enable-vhost-net --enable-tools --disable-docs --disable-install-blobs
     --enable-werror)
 
+# scripts/build --sanitize: ASan and UBSan; UB halts QEMU like an ASan
+# error does (no recovery), frame pointers for the stack traces.  Sanitizer
+# builds are for run-time checks: GCC's warnings under -fsanitize are
+# spurious at times, so no -Werror there (the normal build keeps it).
+SANITIZE_CONFIGURE_ARGS=(--enable-asan --enable-ubsan --disable-werror
+    "--extra-cflags=-fno-sanitize-recover=undefined -fno-omit-frame-pointer")
+# scripts/build --tsan: ThreadSanitizer (not with the other two)
+TSAN_CONFIGURE_ARGS=(--enable-tsan --disable-werror
+    "--extra-cflags=-fno-omit-frame-pointer")
+
+# Run a command with the sanitizers' run-time options: every report halts
+# the process with a stack trace; LeakSanitizer ignores the known leaks
+# of stock QEMU listed in scripts/lsan-suppressions.
+sanitizer_env() {
+    ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1:fast_unwind_on_malloc=0} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:print_summary=1} \
+    LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$TOP/scripts/lsan-suppressions:print_suppressions=0} \
+    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1} \
+        "$@"
+}
+
 # QEMU's configure names the compiler itself, so meson does not add
 # ccache: put Debian's ccache wrappers first in PATH instead.
 export PATH=/usr/lib/ccache:$PATH
