@@ -963,6 +963,30 @@ static void model_program(int cpu, const struct mktme_key_program *kp)
     }
 }
 
+/*
+ * Segment limits: a 256-byte aligned structure at offset 0xff00 is the
+ * last one within a 64 KiB limit; one crosses the limit only if the
+ * segment base is not 256-byte aligned (real mode, DS = 8: 0008:FF80 is
+ * linear 0x10000).  Copies of the structure sit at both addresses, so
+ * a wrong limit check shows.  At 0xffffff00 (within a flat DS) are the
+ * firmware's bytes: the model reads them.
+ */
+#define LIMIT_KP        0xff00
+#define CROSS_KP        0x10000
+#define ROM_KP          0xffffff00ULL
+
+static uint64_t copy_kp(const struct mktme_key_program *kp, uint64_t to)
+{
+    const uint8_t *src = (const uint8_t *)kp;
+    uint8_t *dst = (uint8_t *)to;
+    int i;
+
+    for (i = 0; i < 192; i++) {
+        dst[i] = src[i];
+    }
+    return to;
+}
+
 static void op_pconfig(struct cpu_state *s, int cpu)
 {
     struct mktme_key_program *kp = &s->kp[0];
@@ -1061,13 +1085,16 @@ static void op_pconfig(struct cpu_state *s, int cpu)
             limit_gp = true;
             switch (below(s, 3)) {
             case 0:
-                ds = 0x38;              /* 16-bit segment: 64 KiB limit */
+                addr = copy_kp(kp, LIMIT_KP);   /* last within 64 KiB */
+                ds = 0x38;
+                limit_gp = false;
                 break;
             case 1:
                 ds = 0;                 /* null */
                 break;
             default:
-                addr = 0xffffff00;      /* beyond the 4 GiB limit */
+                addr = ROM_KP;          /* the firmware's bytes */
+                limit_gp = false;
             }
         }
     }
@@ -1086,10 +1113,13 @@ static void op_pconfig(struct cpu_state *s, int cpu)
     } else if (addr >= UNMAPPED && addr < UNMAPPED + GIB) {
         want_vec = PF_VECTOR;
     } else {
-        status = pconfig_status(kp, &gp);
+        status = pconfig_status(addr == ROM_KP ? (void *)ROM_KP : kp, &gp);
         if (gp) {
             want_vec = GP_VECTOR;
         }
+    }
+    if (addr == ROM_KP && want_vec == NO_EXCEPTION) {
+        return;         /* never a KeyID from the firmware's bytes */
     }
     /* This CPU's KeyID may change: walk through KeyID 0 meanwhile */
     if (want_vec == NO_EXCEPTION && status == 0) {
@@ -1349,19 +1379,37 @@ static void op_pconfig_legacy(struct cpu_state *s, int cpu)
         ebx += 1 + (uint32_t)below(s, 255); /* misaligned */
         gp = true;
         break;
-    case 2:                                 /* past the DS limit */
-        if (mode == 0 && below(s, 2)) {
-            ebx = 0xffffff00;
-        } else {
-            ebx = 0x10000;
-            ds = mode ? 0 : 0x38;
+    case 2:                                 /* 64 KiB DS limits */
+        ds = mode ? 0 : 0x38;
+        switch (below(s, 3)) {
+        case 0:
+            ebx = 0x10000;                  /* past the limit */
+            gp = true;
+            break;
+        case 1:
+            ebx = copy_kp(kp, LIMIT_KP);    /* the last within it */
+            break;
+        default:
+            copy_kp(kp, CROSS_KP);
+            if (mode == 1) {
+                ebx = 0xff80;               /* crosses it */
+                ds = 8;
+                gp = true;
+            } else {
+                ebx = CROSS_KP;
+                ds = 0x10;
+            }
         }
-        gp = true;
         break;
     case 3:
         if (mode == 0) {
             ds = 0;                         /* null DS */
             gp = true;
+        }
+        break;
+    case 4:
+        if (mode == 0) {
+            ebx = ROM_KP;                   /* the firmware's bytes */
         }
         break;
     }
@@ -1370,10 +1418,13 @@ static void op_pconfig_legacy(struct cpu_state *s, int cpu)
     } else if (eax || gp) {
         want_vec = GP_VECTOR;
     } else {
-        status = pconfig_status(kp, &gp);
+        status = pconfig_status(ebx == ROM_KP ? (void *)ROM_KP : kp, &gp);
         if (gp) {
             want_vec = GP_VECTOR;
         }
+    }
+    if (ebx == ROM_KP && want_vec == NO_EXCEPTION) {
+        return;         /* never a KeyID from the firmware's bytes */
     }
     if (want_vec == NO_EXCEPTION && status == 0 &&
         kp->keyid == s->walk_kid) {
