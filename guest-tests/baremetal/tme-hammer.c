@@ -40,7 +40,7 @@
  * read pages that other KeyIDs wrote and found no error; at the end the
  * BSP reads every page back through its last writer's KeyID.
  *
- * snapshot: see test_snapshot().
+ * snapshot: see test_snapshot().  virtio: see test_virtio().
  */
 
 #include "lib.h"
@@ -591,6 +591,167 @@ static void test_snapshot(void)
     }
 }
 
+/*
+ * virtio (not registered: QEMU fails it): a device that maps a page for
+ * DMA (address_space_map(), zero-copy while KeyID 0 owns the page) and
+ * writes it later, after the guest converted the page to KeyID 1.
+ * virtio-blk (legacy interface) on a throttled null-co drive that reads
+ * zeroes: the guest submits a read into page T, which KeyID 0 owns, and
+ * while the read waits in the block layer writes T through KeyID 1.  The
+ * device writes as KeyID 0 does: afterwards KeyID 0 must read the zeroes
+ * and KeyID 1 must not (it would read KeyID 0's plaintext).  Run it with
+ *   -object throttle-group,id=tg0,x-bps-total=8192
+ *   -blockdev driver=null-co,node-name=nc,size=1048576,read-zeroes=on
+ *   -blockdev driver=throttle,node-name=vd,file=nc,throttle-group=tg0
+ *   -device virtio-blk-pci,drive=vd,disable-modern=on -append virtio
+ */
+#define VIRTIO_PA       (48 * MIB)                  /* page T */
+#define VQ_PA           (VIRTIO_PA + 4096)          /* 8 pages */
+#define VIO_HDR_PA      (VIRTIO_PA + 9 * 4096)
+#define VQ_MAX          1024
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+
+    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+
+    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static uint32_t pci_read(int dev, int off)
+{
+    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
+    return inl(0xcfc);
+}
+
+static void pci_write(int dev, int off, uint32_t v)
+{
+    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
+    outl(0xcfc, v);
+}
+
+struct vring_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags, next;
+} __attribute__((packed));
+
+static void test_virtio(void)
+{
+    volatile struct vring_desc *desc = (void *)VQ_PA;
+    volatile uint16_t *avail, *used;
+    volatile uint64_t *hdr = (void *)VIO_HDR_PA;
+    volatile uint8_t *status = (void *)(VIO_HDR_PA + 64);
+    volatile uint64_t *k1, *k0 = (volatile uint64_t *)VIRTIO_PA;
+    uint16_t io = 0, qsize;
+    uint64_t t;
+    int dev, i, n;
+
+    for (dev = 0; dev < 32; dev++) {
+        if (pci_read(dev, 0) == 0x10011af4) {
+            io = pci_read(dev, 0x10) & ~3U;
+            pci_write(dev, 0x04, pci_read(dev, 0x04) | 0x5); /* IO, BM */
+            break;
+        }
+    }
+    if (!check(io != 0, "virtio-blk (legacy) is on PCI bus 0, I/O 0x%x",
+               io)) {
+        return;
+    }
+    for (i = 0; i < 9 * 4096 / 8; i++) {
+        ((volatile uint64_t *)VQ_PA)[i] = 0;
+    }
+    outb(io + 0x12, 0);                         /* reset */
+    outb(io + 0x12, 1 | 2);                     /* ACKNOWLEDGE, DRIVER */
+    outl(io + 0x04, 0);                         /* no features */
+    outw(io + 0x0e, 0);
+    qsize = inw(io + 0x0c);
+    if (!check(qsize && qsize <= VQ_MAX, "queue 0 has %d entries",
+               qsize)) {
+        return;
+    }
+    /* The legacy layout: descriptors, available ring, used ring aligned */
+    avail = (volatile uint16_t *)(VQ_PA + 16 * qsize);
+    used = (volatile uint16_t *)(VQ_PA + ((16 * qsize + 6 + 2 * qsize +
+                                           4095) & ~4095));
+    outl(io + 0x08, VQ_PA >> 12);
+    outb(io + 0x12, 1 | 2 | 4);                 /* DRIVER_OK */
+
+    snap_key(1, 0);
+    k1 = (volatile uint64_t *)(map_win(0, 1) + VIRTIO_PA);
+    write_stamp(k0, 0, 0x77);
+    for (i = 0; i < WORDS; i++) {
+        ((volatile uint64_t *)(VIO_HDR_PA + 4096))[i] = 1;
+    }
+    /*
+     * The drive is throttled: a first read takes the budget, so that the
+     * second, into T, waits in the block layer with T mapped.
+     */
+    for (i = 0; i < 2; i++) {
+        uint16_t head = 3 * i;
+
+        hdr[0] = 0;                             /* VIRTIO_BLK_T_IN */
+        hdr[1] = 0;                             /* sector 0 */
+        *status = 0xff;
+        desc[head].addr = VIO_HDR_PA;
+        desc[head].len = 16;
+        desc[head].flags = 1;                   /* NEXT */
+        desc[head].next = head + 1;
+        desc[head + 1].addr = i ? VIRTIO_PA : VIO_HDR_PA + 4096;
+        desc[head + 1].len = 4096;
+        desc[head + 1].flags = 1 | 2;           /* NEXT, WRITE */
+        desc[head + 1].next = head + 2;
+        desc[head + 2].addr = VIO_HDR_PA + 64;
+        desc[head + 2].len = 1;
+        desc[head + 2].flags = 2;
+        avail[2 + i] = head;                    /* ring[i] */
+        asm volatile("" : : : "memory");
+        avail[1] = i + 1;                       /* idx */
+        outw(io + 0x10, 0);                     /* notify queue 0 */
+        if (i == 0) {
+            t = now_ms();
+            while (used[1] == 0 && now_ms() - t < 10000) {
+                cpu_relax();
+            }
+            check(used[1] == 1, "a first read takes the throttle's budget");
+        }
+    }
+    check(*status == 0xff && used[1] == 1,
+          "the read into T is in flight (status 0x%x)", *status);
+
+    /* The read is in flight: T through KeyID 1 */
+    write_stamp(k1, 1, 0x78);
+    check(count_stamp(k1, 1, 0x78) == WORDS,
+          "while the read is in flight, KeyID 1 writes page T");
+    t = now_ms();
+    while (used[1] == 1 && now_ms() - t < 10000) {
+        cpu_relax();
+    }
+    check(used[1] == 2 && *status == 0, "the read completed (status %d)",
+          *status);
+    for (n = 0, i = 0; i < WORDS; i++) {
+        n += k1[i] == 0;
+    }
+    check(n < WORDS, "KeyID 1 does not read the device's data (KeyID 0's "
+          "plaintext): %d of 512 words are zero", n);
+    for (n = 0, i = 0; i < WORDS; i++) {
+        n += k0[i] == 0;
+    }
+    check(n == WORDS, "KeyID 0 reads the zeroes the device wrote: %d of 512 "
+          "words", n);
+    printf("# KeyID 1 reads %016lx %016lx (%d words of its own write), "
+           "KeyID 0 %016lx %016lx\n", k1[0], k1[1], count_stamp(k1, 1, 0x78),
+           k0[0], k0[1]);
+}
+
 int main(void)
 {
     setup_idt();
@@ -601,6 +762,8 @@ int main(void)
         test_hammer();
     } else if (cmdline_has("snapshot")) {
         test_snapshot();
+    } else if (cmdline_has("virtio")) {
+        test_virtio();
     } else {
         printf("Bail out! no scenario on the command line\n");
         exit_qemu(2);
