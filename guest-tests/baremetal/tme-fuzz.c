@@ -2064,8 +2064,8 @@ int main(void)
                "PCONFIG (%lu compatibility mode, %lu legacy modes, %lu "
                "busy, %lu key changes), %lu MSR, %lu calls, %lu walks, %lu "
                "DMA\n", i, s->op, s->n_exact, s->n_unchecked, s->n_pconfig,
-               s->n_compat, s->n_legacy, s->n_busy, s->n_keychange, s->n_msr, s->n_exec,
-               s->n_walk, s->n_dma);
+               s->n_compat, s->n_legacy, s->n_busy, s->n_keychange,
+               s->n_msr, s->n_exec, s->n_walk, s->n_dma);
     }
     printf("# %lu operations in %lu ms: %lu ops/s\n", total, t1 - t0,
            total * 1000 / (t1 - t0 + 1));
