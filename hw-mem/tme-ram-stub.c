@@ -61,6 +61,15 @@ hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)
     return len;
 }
 
+hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
+{
+    return len;
+}
+
+void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
+{
+}
+
 hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
 {
     return addr;

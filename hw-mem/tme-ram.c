@@ -65,6 +65,21 @@ static TMERam *tme_ram;
 uint64_t tme_ram_foreign_pages;
 
 /*
+ * Pages of KeyID 0 that a device mapped directly (address_space_map())
+ * and may still read or write: guest physical page address -> number of
+ * mappings.  They do not convert until unmapped: a vCPU that accesses
+ * one through another KeyID waits, so that the device's bytes never land
+ * in (or come from) another KeyID's plaintext.
+ */
+static GHashTable *tme_ram_pins;
+
+static bool page_pinned(uint64_t page)
+{
+    return tme_ram_pins &&
+           g_hash_table_contains(tme_ram_pins, (gpointer)(uintptr_t)page);
+}
+
+/*
  * Sharers of guest RAM (tme_ram_add_blocker) against what makes host
  * bytes differ from KeyID 0's view.  Not in TMERam: vhost netdevs are
  * created before the CPUs, which create TMERam.
@@ -196,17 +211,21 @@ static void page_changed(TMERamRegion *rr, uint64_t page, bool tlbs)
  * Convert a page; the caller holds the lock and, unless DRAM owns the
  * page, has stopped every other vCPU
  */
-static void convert_locked(TMERamRegion *rr, uint64_t page, uint16_t keyid)
+static bool convert_locked(TMERamRegion *rr, uint64_t page, uint16_t keyid)
 {
     uint16_t owner = tme_region_owner(&rr->r, page);
 
     if (owner == keyid) {
-        return;
+        return true;
+    }
+    if (owner == 0 && page_pinned(page)) {
+        return false;           /* a device has it mapped: try again */
     }
     tme_engine_convert(tme_ram->engine, &rr->r, page, keyid);
     /* DRAM pages have no TLB entries and no translated code */
     page_changed(rr, page, owner != TME_OWNER_DRAM);
     tme_ram_update_foreign();
+    return true;
 }
 
 typedef struct TMEConvertWork {
@@ -251,6 +270,25 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
             qemu_mutex_unlock(&tme_ram->lock);
             return;
         }
+        if (owner == 0 && page_pinned(page)) {
+            /*
+             * A device has the page mapped as KeyID 0's: wait until it
+             * unmaps it, as an access that waits for the device's DMA.
+             */
+            qemu_mutex_unlock(&tme_ram->lock);
+            bql = bql_locked();
+            if (bql) {
+                bql_unlock();
+            }
+            g_usleep(50);
+            if (bql) {
+                bql_lock();
+            }
+            if (ra) {
+                cpu_loop_exit_restore(cs, ra);
+            }
+            continue;
+        }
         qemu_mutex_unlock(&tme_ram->lock);
 
         if (tcg_ctx->gen_tb) {
@@ -269,10 +307,15 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
         }
         if (!tcg_cflags_has(cs, CF_PARALLEL) || cpu_in_exclusive_context(cs)) {
             /* Nobody else runs */
+            bool done;
+
             qemu_mutex_lock(&tme_ram->lock);
-            convert_locked(rr, page, keyid);
+            done = convert_locked(rr, page, keyid);
             qemu_mutex_unlock(&tme_ram->lock);
-            return;
+            if (done) {
+                return;
+            }
+            continue;
         }
         if (ra) {
             /*
@@ -522,6 +565,63 @@ bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
     }
     qemu_mutex_unlock(&tme_ram->lock);
     return true;
+}
+
+/*
+ * Map [@offset, @offset + @len) of @mr for a device: the part that KeyID
+ * 0 owns from the start, pinned so that it stays KeyID 0's until
+ * tme_ram_unmap_plain().  Returns its length (all of @len for RAM that
+ * is not managed).
+ */
+hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
+{
+    TMERamRegion *rr = region_of_mr(mr, offset);
+    uint64_t gpa, end, page;
+
+    if (!rr || !len) {
+        return len;
+    }
+    len = MIN(len, rr->r.size - (offset - rr->offset));
+    gpa = rr->r.gpa + (offset - rr->offset);
+    end = gpa + len;
+    qemu_mutex_lock(&tme_ram->lock);
+    for (page = gpa & PAGE_MASK_64;
+         page < end && tme_region_owner(&rr->r, page) == 0; page += PAGE) {
+        gpointer key = (gpointer)(uintptr_t)page;
+
+        if (!tme_ram_pins) {
+            tme_ram_pins = g_hash_table_new(g_direct_hash, g_direct_equal);
+        }
+        g_hash_table_insert(tme_ram_pins, key, (gpointer)(uintptr_t)
+            ((uintptr_t)g_hash_table_lookup(tme_ram_pins, key) + 1));
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
+    return page > gpa ? MIN(page, end) - gpa : 0;
+}
+
+void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
+{
+    TMERamRegion *rr = region_of_mr(mr, offset);
+    uint64_t gpa, end, page;
+
+    if (!rr || !len || !tme_ram_pins) {
+        return;
+    }
+    gpa = rr->r.gpa + (offset - rr->offset);
+    end = gpa + MIN(len, rr->r.size - (offset - rr->offset));
+    qemu_mutex_lock(&tme_ram->lock);
+    for (page = gpa & PAGE_MASK_64; page < end; page += PAGE) {
+        gpointer key = (gpointer)(uintptr_t)page;
+        uintptr_t n = (uintptr_t)g_hash_table_lookup(tme_ram_pins, key);
+
+        assert(n);
+        if (n == 1) {
+            g_hash_table_remove(tme_ram_pins, key);
+        } else {
+            g_hash_table_insert(tme_ram_pins, key, (gpointer)(n - 1));
+        }
+    }
+    qemu_mutex_unlock(&tme_ram->lock);
 }
 
 hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)

@@ -103,6 +103,12 @@ bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
  * in pages that KeyID 0 owns and may be mapped directly.
  */
 hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len);
+/*
+ * A device maps RAM directly: the part KeyID 0 owns stays KeyID 0's
+ * until unmapped (pinned); returns its length
+ */
+hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len);
+void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len);
 
 /*
  * Debug accesses to a physical address (xp, pmemsave): move the KeyID
