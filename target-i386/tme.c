@@ -493,6 +493,9 @@ bad:
     return false;
 }
 
+/* x-tme-pconfig-delay: at most one second */
+#define TME_PCONFIG_DELAY_LIMIT 1000000
+
 /* Check the -cpu options and fill in their derived defaults */
 static bool tme_check_options(X86CPU *cpu, Error **errp)
 {
@@ -522,6 +525,13 @@ static bool tme_check_options(X86CPU *cpu, Error **errp)
     } else if (o->keyid_bits > o->max_keyid_bits) {
         error_setg(errp, "tme-keyid-bits must be at most tme-max-keyid-bits"
                    " = %u (is %u)", o->max_keyid_bits, o->keyid_bits);
+        return false;
+    }
+    if (o->pconfig_delay_us > TME_PCONFIG_DELAY_LIMIT) {
+        /* The vCPU sleeps that long, and a pause of all vCPUs waits */
+        error_setg(errp, "x-tme-pconfig-delay must be at most %u"
+                   " microseconds (is %u)", TME_PCONFIG_DELAY_LIMIT,
+                   o->pconfig_delay_us);
         return false;
     }
     if (o->max_keyid_bits + 32 > cpu->phys_bits) {
