@@ -27,6 +27,10 @@
  * show KeyID 40's stamp) and back through KeyID 40 (it must): these
  * pages convert back and forth, and nothing but QEMU dirties them for a
  * migration.
+ * Another one in four goes back to the page of the last operation
+ * through the same KeyID, with no conversion of the CPU's own in
+ * between, so that a TLB entry that another CPU's conversion left would
+ * be used.
  * The key CPU (CPU 1, or the only one) programs one of its KeyIDs with
  * a new key before each operation and works through the other one,
  * 32 operations through each in turn.
@@ -136,7 +140,8 @@ static struct page_meta meta[PAGES + RO_PAGES];
 static volatile uint64_t key_gen[64];
 
 struct cpu_stats {
-    uint64_t ops, exact, other, ro, pconfig, pconfig_bad, dma, dma_bad, seq;
+    uint64_t ops, exact, other, ro, revisit, pconfig, pconfig_bad, dma;
+    uint64_t dma_bad, seq;
     uint64_t errors, bad_page, bad_keyid, bad_last, bad_seq, bad_word;
     int bad_words;
     uint64_t rng;
@@ -191,13 +196,18 @@ static void verify(struct cpu_stats *st, int p, volatile uint64_t *pg,
     }
 }
 
-static void hammer_op(struct cpu_stats *st, uint64_t base,
-                      uint64_t keyid)
+/* One operation on page @p of the set (-1: a random one); returns it */
+static int hammer_op(struct cpu_stats *st, uint64_t base, uint64_t keyid,
+                     int p)
 {
-    int p = rng_next(st) % PAGES;
-    struct page_meta *m = &meta[p];
-    volatile uint64_t *pg = set_page(base, p);
+    struct page_meta *m;
+    volatile uint64_t *pg;
 
+    if (p < 0) {
+        p = rng_next(st) % PAGES;
+    }
+    m = &meta[p];
+    pg = set_page(base, p);
     spin_lock(&m->lock);
     verify(st, p, pg, keyid);
     if (rng_next(st) & 3) {
@@ -209,6 +219,7 @@ static void hammer_op(struct cpu_stats *st, uint64_t base,
     }
     spin_unlock(&m->lock);
     st->ops++;
+    return p;
 }
 
 /*
@@ -372,12 +383,12 @@ static void hammer_cpu(int cpu, void *arg)
 {
     struct cpu_stats *st = &stats[cpu];
     uint64_t kid[2] = { 2 * cpu + 1, 2 * cpu + 2 };
-    uint64_t win[2];
+    uint64_t win[2], ro;
     uint64_t it, next_progress = 1000;
+    int last = -1, last_j = 0, i;
 
     st->rng = 0x9e3779b97f4a7c15ULL * (cpu + 1);
-    uint64_t ro = map_win(3 * cpu + 2, RO_KEYID);
-
+    ro = map_win(3 * cpu + 2, RO_KEYID);
     win[0] = map_win(3 * cpu, kid[0]);
     win[1] = map_win(3 * cpu + 1, kid[1]);
     atomic_fetch_add((volatile int *)&hammer_go, 1);
@@ -395,8 +406,21 @@ static void hammer_cpu(int cpu, void *arg)
             dma_op(st);
         } else if ((it & 3) == 2) {
             read_op(st, win[j], kid[j], ro);
+        } else if ((it & 3) == 1 && last >= 0) {
+            /*
+             * Back to the last page through the same KeyID, with no
+             * conversion of our own in between: if another CPU converted
+             * it meanwhile, only its flush of our TLB keeps us from
+             * reading its plaintext.
+             */
+            for (i = 0; i < 200; i++) {
+                cpu_relax();
+            }
+            hammer_op(st, win[last_j], kid[last_j], last);
+            st->revisit++;
         } else {
-            hammer_op(st, win[j], kid[j]);
+            last = hammer_op(st, win[j], kid[j], -1);
+            last_j = j;
         }
         if (cpu == 0 && !(it & 15)) {
             uint64_t t = now_ms() - t_start;
@@ -463,8 +487,8 @@ static void test_hammer(void)
         total += st->ops;
         printf("# cpu %d: %lu operations, %lu reads through the last "
                "writer's KeyID, %lu through another, %lu read-only, "
-               "%lu PCONFIG, %lu DMA\n", c, st->ops, st->exact, st->other,
-               st->ro, st->pconfig, st->dma);
+               "%lu revisits, %lu PCONFIG, %lu DMA\n", c, st->ops, st->exact,
+               st->other, st->ro, st->revisit, st->pconfig, st->dma);
         check(st->exact > 0 && st->other > 0 && st->ro > 0,
               "cpu %d did %lu operations: %lu read back its own writes, "
               "%lu pages another KeyID wrote, %lu read-only", c, st->ops,
