@@ -39,7 +39,7 @@
  * their keys may change meanwhile).
  *
  * Command line: seed=N ops=N (per CPU) self|firmware cpus=N key0=HEX
- * max-keyid-bits=N max-keys=N phys-bits=N
+ * max-keyid-bits=N max-keys=N keyid-bits=N (activated) phys-bits=N
  */
 
 #include "lib.h"
@@ -760,14 +760,23 @@ static bool mine(int cpu, int kid)
     return kid > 0 && kid <= limit_keyid() && kid % ncpus == cpu;
 }
 
-/* A KeyID this CPU may store through: its own or 0 */
+/*
+ * A KeyID whose key only this CPU changes: 0, its own, or one above
+ * MK_TME_MAX_KEYS (PCONFIG cannot program it: it keeps the TME key)
+ */
+static bool exact_kid(int cpu, int kid)
+{
+    return kid == 0 || mine(cpu, kid) || kid > limit_keyid();
+}
+
+/* A KeyID this CPU may store through */
 static int pick_exact_kid(struct cpu_state *s, int cpu)
 {
     int k, tries;
 
     for (tries = 0; tries < 8; tries++) {
-        k = (int)below(s, limit_keyid() + 1);
-        if (k == 0 || mine(cpu, k)) {
+        k = (int)below(s, 1ULL << keyid_bits);
+        if (exact_kid(cpu, k)) {
             return k;
         }
     }
@@ -889,6 +898,7 @@ static void fill_kp(struct cpu_state *s, struct mktme_key_program *kp,
     }
 }
 
+/* One of this CPU's KeyIDs, or 0 (INVALID_KEYID) if it has none */
 static int my_random_kid(struct cpu_state *s, int cpu)
 {
     int k, lim = limit_keyid();
@@ -1001,9 +1011,6 @@ static void op_pconfig(struct cpu_state *s, int cpu)
 
     s->what = "PCONFIG";
     s->n_pconfig++;
-    if (!kid) {
-        return;
-    }
     fill_kp(s, kp, kid, (int)below(s, 4));
     addr = (uint64_t)kp;
     switch (mut) {
@@ -1215,9 +1222,6 @@ static void op_pconfig_keyid(struct cpu_state *s, int cpu)
     bool gp;
 
     s->what = "PCONFIG through a KeyID";
-    if (!kid) {
-        return;
-    }
     if (below(s, 2)) {
         k = w;
     }
@@ -1350,9 +1354,6 @@ static void op_pconfig_legacy(struct cpu_state *s, int cpu)
     bool gp = false;
 
     s->what = "PCONFIG in a legacy mode";
-    if (!kid) {
-        return;
-    }
     fill_kp(s, kp, kid, (int)below(s, 4));
     switch (below(s, 4)) {
     case 0:
@@ -1700,12 +1701,12 @@ static void op_load(struct cpu_state *s, int cpu)
 
     s->what = "load";
     if (below(s, 4) == 0) {
-        kid = (int)below(s, limit_keyid() + 1);   /* any KeyID */
+        kid = (int)below(s, 1ULL << keyid_bits);  /* any KeyID */
     } else {
         kid = pick_exact_kid(s, cpu);
     }
     mem_load(win(cpu, kid, off), n, got);
-    if (kid != 0 && !mine(cpu, kid)) {
+    if (!exact_kid(cpu, kid)) {
         s->n_unchecked++;
         return;
     }
@@ -1995,7 +1996,7 @@ int main(void)
     max_bits = cmdline_opt("max-keyid-bits", 6);
     max_keys = cmdline_opt("max-keys", (1ULL << max_bits) - 1);
     phys_bits = cmdline_opt("phys-bits", 46);
-    keyid_bits = max_bits;
+    keyid_bits = cmdline_opt("keyid-bits", max_bits);
     self_mode = cmdline_has("self");
     printf("# tme-fuzz seed=%lu ops=%lu %s\n", seed, ops,
            self_mode ? "self" : "firmware");
@@ -2005,7 +2006,8 @@ int main(void)
     for (k = c; *k && !(k[0] == 'k' && k[1] == 'e' && k[2] == 'y' &&
                         k[3] == '0' && k[4] == '='); k++) {
     }
-    if (!check(*k && parse_hex(k + 5, raw, 32) && max_bits <= 6,
+    if (!check(*k && parse_hex(k + 5, raw, 32) && max_bits <= 6 &&
+               keyid_bits >= 1 && keyid_bits <= max_bits,
                "key0=<TME key> on the command line, at most 6 KeyID bits")) {
         tap_done();
     }
@@ -2024,9 +2026,10 @@ int main(void)
         act_value = rdmsr(IA32_TME_ACTIVATE);
         excl_mask = rdmsr(IA32_TME_EXCLUDE_MASK);
         excl_base = rdmsr(IA32_TME_EXCLUDE_BASE);
-        check((act_value & 3) == 3 && (act_value >> 32 & 0xf) == max_bits,
-              "the firmware activated and locked TME with MKTME (0x%lx)",
-              act_value);
+        check((act_value & 3) == 3 &&
+              (act_value >> 32 & 0xf) == keyid_bits,
+              "the firmware activated and locked TME with %lu KeyID bits "
+              "(0x%lx)", keyid_bits, act_value);
     }
     if (any_failed) {
         tap_done();
