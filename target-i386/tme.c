@@ -36,6 +36,7 @@ struct X86TMEPackage {
     QemuMutex lock;
     X86TMEOptions opts;         /* of the first CPU; all CPUs must agree */
     uint8_t phys_bits;          /* MAXPHYADDR, as CPUID.80000008H reports */
+    uint8_t mig_phys_bits;      /* the source's, in a migration stream */
     uint64_t capability;
     uint8_t platform_key[TME_KEY_BYTES];    /* x-tme-platform-key */
     bool has_platform_key;
@@ -100,9 +101,30 @@ static void tme_update_ram_key(X86TMEPackage *pkg)
                         pkg->exclude_mask, pkg->phys_bits - bits, bits);
 }
 
+static int tme_package_pre_save(void *opaque)
+{
+    X86TMEPackage *pkg = opaque;
+
+    pkg->mig_phys_bits = pkg->phys_bits;
+    return 0;
+}
+
 static int tme_package_post_load(void *opaque, int version_id)
 {
     X86TMEPackage *pkg = opaque;
+    unsigned bits = extract64(pkg->activate, TME_ACTIVATE_KEYID_BITS_SHIFT, 4);
+
+    /* KeyIDs are the top bits of MAXPHYADDR: they must stay where they are */
+    if ((pkg->activate & TME_ACTIVATE_LOCK) && bits &&
+        pkg->mig_phys_bits != pkg->phys_bits) {
+        error_report("TME: the incoming guest's MKTME KeyIDs are bits %u-%u"
+                     " of physical addresses (phys-bits=%u), here they would"
+                     " be bits %u-%u: use the source's phys-bits",
+                     pkg->mig_phys_bits - bits, pkg->mig_phys_bits - 1,
+                     pkg->mig_phys_bits, pkg->phys_bits - bits,
+                     pkg->phys_bits - 1);
+        return -EINVAL;
+    }
 
     if ((pkg->activate & TME_ACTIVATE_LOCK) &&
         (pkg->activate & TME_ACTIVATE_KEYID_BITS_MASK) &&
@@ -117,8 +139,9 @@ static int tme_package_post_load(void *opaque, int version_id)
 
 static const VMStateDescription vmstate_tme_package = {
     .name = "x86-tme-package",
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
+    .pre_save = tme_package_pre_save,
     .post_load = tme_package_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_UINT64(activate, X86TMEPackage),
@@ -126,6 +149,7 @@ static const VMStateDescription vmstate_tme_package = {
         VMSTATE_UINT64(exclude_base, X86TMEPackage),
         VMSTATE_UINT8_ARRAY(key, X86TMEPackage, TME_KEY_BYTES),
         VMSTATE_UINT8_ARRAY(saved_key, X86TMEPackage, TME_KEY_BYTES),
+        VMSTATE_UINT8(mig_phys_bits, X86TMEPackage),
         VMSTATE_END_OF_LIST()
     },
     .subsections = (const VMStateDescription * const []) {
