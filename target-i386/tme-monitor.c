@@ -163,8 +163,9 @@ static uint8_t *dram_page(uint64_t page, MemoryRegion **mr)
     if (!sec.mr) {
         return NULL;
     }
+    /* Firmware ROM is RAM to QEMU, but it is flash, not DRAM */
     if (!memory_region_is_ram(sec.mr) || memory_region_is_ram_device(sec.mr) ||
-        int128_get64(sec.size) != DRAM_PAGE) {
+        memory_region_is_rom(sec.mr) || int128_get64(sec.size) != DRAM_PAGE) {
         return NULL;
     }
     return (uint8_t *)memory_region_get_ram_ptr(sec.mr) +
