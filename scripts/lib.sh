@@ -98,24 +98,28 @@ CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
     --enable-vhost-net --enable-tools --disable-docs --disable-install-blobs
     --enable-werror)
 
-# scripts/build --sanitize: ASan and UBSan; UB halts QEMU like an ASan
-# error does (no recovery), frame pointers for the stack traces.  Sanitizer
-# builds are for run-time checks: GCC's warnings under -fsanitize are
-# spurious at times, so no -Werror there (the normal build keeps it).
+# scripts/build --sanitize: ASan and UBSan, frame pointers for the stack
+# traces.  UBSan stays recoverable so that scripts/ubsan-suppressions can
+# name stock QEMU's known cases; UBSAN_OPTIONS=halt_on_error=1
+# (sanitizer_env) stops QEMU at any other report.  Sanitizer builds are for
+# run-time checks: GCC's warnings under -fsanitize are spurious at times,
+# so no -Werror there (the normal build keeps it).
 SANITIZE_CONFIGURE_ARGS=(--enable-asan --enable-ubsan --disable-werror
-    "--extra-cflags=-fno-sanitize-recover=undefined -fno-omit-frame-pointer")
+    --extra-cflags=-fno-omit-frame-pointer)
 # scripts/build --tsan: ThreadSanitizer (not with the other two)
 TSAN_CONFIGURE_ARGS=(--enable-tsan --disable-werror
     "--extra-cflags=-fno-omit-frame-pointer")
 
-# Run a command with the sanitizers' run-time options: every report halts
-# the process with a stack trace; LeakSanitizer ignores the known leaks
-# of stock QEMU listed in scripts/lsan-suppressions.
+# Run a command with the sanitizers' run-time options: every ASan, UBSan
+# or LeakSanitizer report halts the process with a stack trace (TSan's
+# reports, many in stock TCG, are only printed); LeakSanitizer and UBSan
+# ignore the known cases of stock QEMU listed in scripts/lsan-suppressions
+# and scripts/ubsan-suppressions.
 sanitizer_env() {
     ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:abort_on_error=1:detect_leaks=1:print_summary=1:fast_unwind_on_malloc=0} \
-    UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:print_summary=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1:suppressions=$TOP/scripts/ubsan-suppressions} \
     LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$TOP/scripts/lsan-suppressions:print_suppressions=0} \
-    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1} \
+    TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:exitcode=0:second_deadlock_stack=1} \
         "$@"
 }
 
