@@ -19,10 +19,11 @@
  *     itself after fuzzing the unlocked MSRs), after it and after the
  *     lock: exception and value exactly;
  *   - 1, 2, 4, 8 and 16-byte loads and stores, page-crossing ones too,
- *     through random KeyIDs over a pool of pages, code fetched through
- *     a KeyID, the page directory and (KeyID in CR3) the PML4 that all
- *     CPUs use walked through a KeyID, fw_cfg DMA into the pool, with
- *     key changes in between.
+ *     through random KeyIDs over a pool of pages (and across the
+ *     boundary of two mappings of one page through two KeyIDs), code
+ *     fetched through a KeyID, the page directory and (KeyID in CR3)
+ *     the PML4 that all CPUs use walked through a KeyID, fw_cfg DMA
+ *     into the pool, with key changes in between.
  * The memory model keeps what DRAM holds (DESIGN 4.2: conversions and
  * key changes never change the ciphertext) for every 16-byte XTS block,
  * with an AES-XTS-128 of its own, checked at start against FIPS-197 and
@@ -470,7 +471,7 @@ struct cpu_state {
     int cr3_kid;                /* KeyID in CR3 */
     bool failed;
     uint64_t n_exact, n_unchecked, n_pconfig, n_busy, n_msr, n_exec;
-    uint64_t n_dma, n_walk, n_keychange, n_compat, n_legacy;
+    uint64_t n_dma, n_walk, n_keychange, n_compat, n_legacy, n_straddle;
     struct block blk[POOL_BLOCKS + SHARED_BLOCKS];
     struct mktme_key_program kp[2];
 };
@@ -1731,6 +1732,48 @@ static void op_store(struct cpu_state *s, int cpu)
     model_write(cpu, kid, off, n, data);
 }
 
+/*
+ * One access through two KeyIDs at once (DESIGN 4.3): PD entry
+ * STRADDLE_PDE of the windows points to a page table whose entries 0
+ * and 1 map one pool page through KeyIDs a and b, so an access across
+ * their boundary uses the end of the page through a and its start
+ * through b.
+ */
+#define STRADDLE_PDE    128
+static uint64_t pt_fuzz[SMP_MAX_CPUS][512] __attribute__((aligned(4096)));
+
+static void op_straddle(struct cpu_state *s, int cpu)
+{
+    int n = sizes[1 + below(s, 4)], first = 1 + (int)below(s, n - 1);
+    int a = pick_exact_kid(s, cpu), b = pick_exact_kid(s, cpu), i;
+    uint32_t page = (uint32_t)below(s, POOL_PAGES) * 4096;
+    uint8_t *va = (uint8_t *)((WIN_GIB + cpu) * GIB +
+                              STRADDLE_PDE * 2 * MIB + 4096 - first);
+    uint8_t data[16];
+    bool store = below(s, 2), exact;
+
+    s->what = store ? "store through two KeyIDs" : "load through two KeyIDs";
+    pt_fuzz[cpu][0] = (pool_pa(cpu) + page) | keyid_pa(a) | 0x3;
+    pt_fuzz[cpu][1] = (pool_pa(cpu) + page) | keyid_pa(b) | 0x3;
+    flush_tlb();
+    if (store) {
+        for (i = 0; i < n; i++) {
+            data[i] = (uint8_t)rnd(s);
+        }
+        mem_store(va, n, data);
+        model_write(cpu, a, page + 4096 - first, first, data);
+        model_write(cpu, b, page, n - first, data + first);
+        return;
+    }
+    mem_load(va, n, data);
+    exact = model_check(cpu, a, page + 4096 - first, first, data);
+    exact |= model_check(cpu, b, page, n - first, data + first);
+    s->n_straddle++;
+    if (exact) {
+        s->n_exact++;
+    }
+}
+
 /* Code through KeyIDs: "mov $imm32, %eax; ret" in one of 4 slots */
 static void op_exec(struct cpu_state *s, int cpu)
 {
@@ -1869,7 +1912,8 @@ static void fuzz_cpu(int cpu, void *arg)
         pd_fuzz[cpu][i] = i < MAX_KEYIDS ?
             pool_pa(cpu) | keyid_pa(i) | 0x83 :
             i < SHARED_WIN + MAX_KEYIDS ?
-            SHARED_PA | keyid_pa(i - SHARED_WIN) | 0x83 : 0;
+            SHARED_PA | keyid_pa(i - SHARED_WIN) | 0x83 :
+            i == STRADDLE_PDE ? (uint64_t)pt_fuzz[cpu] | 0x3 : 0;
     }
     set_walk(cpu, 0);
     s->what = "fill";
@@ -1886,7 +1930,9 @@ static void fuzz_cpu(int cpu, void *arg)
     for (s->op = 0; s->op < ops && !s->failed && !any_failed; s->op++) {
         uint64_t w = below(s, 100);
 
-        if (w < 35) {
+        if (w < 4) {
+            op_straddle(s, cpu);
+        } else if (w < 35) {
             op_load(s, cpu);
         } else if (w < 65) {
             op_store(s, cpu);
@@ -2063,12 +2109,13 @@ int main(void)
         total += s->op;
         exact += s->n_exact;
         unchecked += s->n_unchecked;
-        printf("# cpu %d: %lu ops, %lu exact loads, %lu unchecked, %lu "
-               "PCONFIG (%lu compatibility mode, %lu legacy modes, %lu "
-               "busy, %lu key changes), %lu MSR, %lu calls, %lu walks, %lu "
-               "DMA\n", i, s->op, s->n_exact, s->n_unchecked, s->n_pconfig,
-               s->n_compat, s->n_legacy, s->n_busy, s->n_keychange,
-               s->n_msr, s->n_exec, s->n_walk, s->n_dma);
+        printf("# cpu %d: %lu ops, %lu exact loads (%lu through two "
+               "KeyIDs), %lu unchecked, %lu PCONFIG (%lu compatibility "
+               "mode, %lu legacy modes, %lu busy, %lu key changes), %lu "
+               "MSR, %lu calls, %lu walks, %lu DMA\n", i, s->op, s->n_exact,
+               s->n_straddle, s->n_unchecked, s->n_pconfig, s->n_compat,
+               s->n_legacy, s->n_busy, s->n_keychange, s->n_msr, s->n_exec,
+               s->n_walk, s->n_dma);
     }
     printf("# %lu operations in %lu ms: %lu ops/s\n", total, t1 - t0,
            total * 1000 / (t1 - t0 + 1));
