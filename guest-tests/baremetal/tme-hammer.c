@@ -598,7 +598,8 @@ static void test_snapshot(void)
     for (i = 0; i < 6; i++) {
         check(count_stamp(snap_page(i), snap_keyid[i], 0x50 + i) == WORDS,
               "page %c reads back through KeyID %lu%s", name[i],
-              snap_keyid[i], i < 4 ? "" : " (it was DRAM, from before a reset)");
+              snap_keyid[i],
+              i < 4 ? "" : " (it was DRAM, from before a reset)");
     }
     /* Scribble: other data through KeyID 0, other keys */
     for (i = 0; i < 6; i++) {
