@@ -60,6 +60,8 @@ OBJECT_DEFINE_SIMPLE_TYPE_WITH_INTERFACES(X86TMEPackage, tme_package,
                                           { })
 
 static X86TMEPackage *tme_pkg;
+/* A CPU without the tme feature was realized: none may have it then */
+static bool tme_cpu_without;
 
 static bool tme_keytable_needed(void *opaque)
 {
@@ -661,6 +663,13 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
                        opt);
             return false;
         }
+        if (tme_pkg) {
+            error_setg(errp, "all CPUs of a machine must have the same TME"
+                       " options and phys-bits: this CPU lacks the tme CPU"
+                       " feature that the others have");
+            return false;
+        }
+        tme_cpu_without = true;
         return true;
     }
 #ifndef CONFIG_NETTLE
@@ -672,6 +681,12 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         return false;
     }
 
+    if (tme_cpu_without) {
+        error_setg(errp, "all CPUs of a machine must have the same TME"
+                   " options and phys-bits: this CPU has the tme CPU feature"
+                   " that the others lack");
+        return false;
+    }
     if (tme_pkg) {
         if (!tme_same_options(&tme_pkg->opts, &cpu->tme) ||
             tme_pkg->phys_bits != cpu->phys_bits) {
