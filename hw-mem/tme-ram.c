@@ -614,7 +614,9 @@ void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
         gpointer key = (gpointer)(uintptr_t)page;
         uintptr_t n = (uintptr_t)g_hash_table_lookup(tme_ram_pins, key);
 
-        assert(n);
+        if (n == 0) {
+            continue;           /* mapped before the layer managed RAM */
+        }
         if (n == 1) {
             g_hash_table_remove(tme_ram_pins, key);
         } else {

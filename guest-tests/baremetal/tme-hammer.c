@@ -617,7 +617,7 @@ static void test_snapshot(void)
 }
 
 /*
- * virtio (not registered: QEMU fails it): a device that maps a page for
+ * virtio (tme-hammer/virtio-dma-pin): a device that maps a page for
  * DMA (address_space_map(), zero-copy while KeyID 0 owns the page) and
  * writes it later, after the guest converted the page to KeyID 1.
  * virtio-blk (legacy interface) on a throttled null-co drive that reads
