@@ -534,11 +534,12 @@ static bool tme_check_options(X86CPU *cpu, Error **errp)
         return false;
     }
     limit = (1U << o->max_keyid_bits) - 1;
-    if (o->max_keys == TME_OPT_AUTO_KEYS) {
+    if (o->max_keys == TME_OPT_DERIVED) {
         o->max_keys = limit;
-    } else if (o->max_keys > limit) {
+    } else if (o->max_keys < 0 || o->max_keys > limit) {
         error_setg(errp, "tme-max-keys must be at most 2^tme-max-keyid-bits"
-                   " - 1 = %u (is %u)", limit, o->max_keys);
+                   " - 1 = %u, or -1 for that (is %" PRId64 ")", limit,
+                   o->max_keys);
         return false;
     } else if (o->max_keyid_bits && !o->max_keys) {
         error_setg(errp, "tme-max-keys must not be 0 when tme-max-keyid-bits"
@@ -546,11 +547,12 @@ static bool tme_check_options(X86CPU *cpu, Error **errp)
                    o->max_keyid_bits);
         return false;
     }
-    if (o->keyid_bits == TME_OPT_AUTO_BITS) {
+    if (o->keyid_bits == TME_OPT_DERIVED) {
         o->keyid_bits = o->max_keyid_bits;
-    } else if (o->keyid_bits > o->max_keyid_bits) {
+    } else if (o->keyid_bits < 0 || o->keyid_bits > o->max_keyid_bits) {
         error_setg(errp, "tme-keyid-bits must be at most tme-max-keyid-bits"
-                   " = %u (is %u)", o->max_keyid_bits, o->keyid_bits);
+                   " = %u, or -1 for that (is %d)", o->max_keyid_bits,
+                   o->keyid_bits);
         return false;
     }
     if (o->pconfig_delay_us > TME_PCONFIG_DELAY_LIMIT) {
@@ -631,9 +633,9 @@ static const char *tme_option_set(const X86TMEOptions *o)
         return "tme-activate=on";
     } else if (o->max_keyid_bits != 6) {     /* the default in cpu.c */
         return "tme-max-keyid-bits";
-    } else if (o->max_keys != TME_OPT_AUTO_KEYS) {
+    } else if (o->max_keys != TME_OPT_DERIVED) {
         return "tme-max-keys";
-    } else if (o->keyid_bits != TME_OPT_AUTO_BITS) {
+    } else if (o->keyid_bits != TME_OPT_DERIVED) {
         return "tme-keyid-bits";
     } else if (o->exclude_base) {
         return "tme-exclude-base";

@@ -51,9 +51,11 @@
 /* A 128-bit data key followed by a 128-bit tweak key */
 #define TME_KEY_BYTES                   32
 
-/* Sentinels of the -cpu options that default to a derived value */
-#define TME_OPT_AUTO_KEYS               UINT32_MAX
-#define TME_OPT_AUTO_BITS               UINT8_MAX
+/*
+ * tme-max-keys and tme-keyid-bits take -1, their default, for a value
+ * derived from tme-max-keyid-bits; every other value is checked as given
+ */
+#define TME_OPT_DERIVED                 -1
 
 typedef struct TMEKeyTable TMEKeyTable;
 
