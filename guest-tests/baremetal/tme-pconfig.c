@@ -349,9 +349,6 @@ static void test_compat(void)
     compat_pconfig(0, ebx + 64, 0x10);
     check_vector(last_exc.vector, GP_VECTOR,
                  "compatibility mode: misaligned #GP");
-    compat_pconfig(0, 0xffffff00, 0x10);
-    check_vector(last_exc.vector, GP_VECTOR,
-                 "compatibility mode: beyond the 4 GiB DS limit #GP");
     /* DS = 16-bit data segment: limit 0xffff */
     compat_pconfig(0, 0x10000, 0x38);
     check_vector(last_exc.vector, GP_VECTOR,
@@ -423,6 +420,66 @@ static void test_ds_base(uint32_t ebx)
     gdt[7] = saved;
 }
 
+/*
+ * A structure that crosses the 4 GiB limit of a flat DS.  An aligned
+ * offset never crosses it, so DS gets base 0x80 (GDT entry 0x38, 4 GiB,
+ * 32-bit): EBX 0xffffff80 is linear 0 after the 32-bit wrap, 256-byte
+ * aligned, and its last byte is offset 0x10000007f, beyond the limit.
+ * A valid structure sits at linear 0, and DS base 0 with EBX 0 programs
+ * it, so only the limit check can fault.  The 256 bytes at 0 (the real
+ * mode IVT) are restored afterwards.
+ */
+static void test_ds_wrap(bool compat)
+{
+    struct __attribute__((packed)) { uint16_t limit; uint64_t base; } g;
+    uint8_t *low = (uint8_t *)(uintptr_t)0;
+    uint8_t saved_low[256];
+    uint64_t *gdt, saved;
+    uint64_t status;
+    int i;
+
+    asm volatile("" : "+r"(low));       /* not a null pointer to GCC */
+    asm volatile("sgdt %0" : "=m"(g));
+    gdt = (uint64_t *)g.base;
+    saved = gdt[7];
+    prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
+    for (i = 0; i < 256; i++) {
+        saved_low[i] = low[i];
+        low[i] = ((uint8_t *)kp)[i];
+    }
+
+    gdt[7] = 0x00cf92000000ffffULL;     /* base 0, 4 GiB, 32-bit */
+    if (compat) {
+        compat_flags_in = 0x2 | F_STATUS;
+        last_exc.vector = NO_EXCEPTION;
+        status = compat_pconfig(0, 0, 0x38);
+        check(last_exc.vector == NO_EXCEPTION && status == PROG_SUCCESS,
+              "compatibility mode: the structure at linear 0 programs "
+              "(DS base 0, EBX 0)");
+    } else {
+        expect_status(legacy(0, 0, 0, 0x38), PROG_SUCCESS,
+                      "protected mode: the structure at linear 0 (DS base 0, "
+                      "EBX 0)");
+    }
+
+    gdt[7] = 0x00cf92000080ffffULL;     /* base 0x80, 4 GiB, 32-bit */
+    if (compat) {
+        compat_pconfig(0, 0xffffff80, 0x38);
+        check_vector(last_exc.vector, GP_VECTOR,
+                     "compatibility mode: DS base 0x80, EBX 0xffffff80 "
+                     "crosses the 4 GiB DS limit #GP");
+    } else {
+        expect_gp(legacy(0, 0, 0xffffff80, 0x38),
+                  "protected mode: DS base 0x80, EBX 0xffffff80 crosses "
+                  "the 4 GiB DS limit");
+    }
+
+    gdt[7] = saved;
+    for (i = 0; i < 256; i++) {
+        low[i] = saved_low[i];
+    }
+}
+
 /* 6.2.8: 32-bit protected mode, paging off */
 static void test_protected(void)
 {
@@ -437,12 +494,11 @@ static void test_protected(void)
     prepare(1, CMD_DIRECT, ALG_AES_XTS_128);
     expect_gp(legacy(0, 2, ebx, 0x10), "protected mode: leaf 2");
     expect_gp(legacy(0, 0, ebx + 16, 0x10), "protected mode: misaligned");
-    expect_gp(legacy(0, 0, 0xffffff00, 0x10),
-              "protected mode: beyond the 4 GiB DS limit");
     expect_gp(legacy(0, 0, 0x10000, 0x38),
               "protected mode: outside the DS segment limit");
     expect_gp(legacy(0, 0, ebx, 0), "protected mode: null DS");
     test_ds_base(ebx);
+    test_ds_wrap(false);
 }
 
 /* 6.2.9: real-address mode */
@@ -485,6 +541,7 @@ static void test_firmware(void)
     test_prefix_bases();
     test_cpl3();
     test_compat();
+    test_ds_wrap(true);
     /* Last: they leave TR on the 32-bit TSS */
     legacy_setup();
     test_protected();
