@@ -1218,6 +1218,46 @@ static uint64_t pt_straddle[SMP_MAX_CPUS][512]
     __attribute__((aligned(4096)));
 
 /*
+ * The same crossing load when the second page's fill resizes the TLB
+ * (issue 12): the first page's entry is a TLB hit, the second page's
+ * fill converts the page to KeyID 2, which flushes this vCPU's TLB too,
+ * and cputlb resizes a TLB at a flush when more than 70% of it was in
+ * use.  Before the crossing load the CPU reads one qword of each of
+ * 'pages' pages of KeyID 0 (none of them owned by another KeyID, so no
+ * conversion), doubling from 192 to 6144 pages so that one of the
+ * rounds grows the TLB at that fill, whatever its size was.  The first
+ * part must still be read through KeyID 1's entry as looked up, not
+ * through a slot of the reallocated table.
+ */
+#define RESIZE_PA       (16 * MIB)          /* KeyID 0's pages to read */
+
+static void straddle_resize(int cpu, volatile uint8_t *x)
+{
+    volatile uint64_t *k1 = (volatile uint64_t *)x;
+    volatile uint64_t *k2 = (volatile uint64_t *)(x + 4096);
+    uint64_t got, lo, sum = 0;
+    int i, round, pages;
+
+    for (round = 0, pages = 192; pages <= 6144; round++, pages *= 2) {
+        for (i = 0; i < 512; i++) {
+            k1[i] = pattern(i);
+        }
+        lo = k2[0];                     /* converts the page to KeyID 2 */
+        k1[0] = pattern(0);             /* ... and back to KeyID 1 */
+        for (i = 0; i < pages; i++) {
+            sum += *(volatile uint64_t *)(uintptr_t)(RESIZE_PA + i * 4096);
+        }
+        got = k1[511];                  /* the first page: a TLB hit */
+        asm volatile("mov (%1), %0" : "=r"(got) : "r"(x + 4092) : "memory");
+        check_u64(got, (pattern(511) >> 32) | (lo << 32),
+                  "CPU %d, after reading %d pages: a crossing load whose "
+                  "second fill flushes (and may resize) the TLB sees the "
+                  "first part through KeyID 1", cpu, pages);
+    }
+    (void)sum;
+}
+
+/*
  * On every CPU at once, each with a page of its own (TEST_PA + cpu * 4
  * KiB) in its own window
  */
@@ -1268,6 +1308,7 @@ static void straddle_cpu(int cpu, void *arg)
     check(count_pattern(k1, 0) == 509,
           "KeyID 1 reads its data back except the two qwords of the "
           "second part's block and the stored qword");
+    straddle_resize(cpu, x);
     cpu_done[cpu] = 1;
 }
 
