@@ -56,9 +56,9 @@ bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
     return false;
 }
 
-hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)
+bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len)
 {
-    return len;
+    return true;
 }
 
 hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)

@@ -626,23 +626,29 @@ void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
     qemu_mutex_unlock(&tme_ram->lock);
 }
 
-hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len)
+bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len)
 {
     TMERamRegion *rr = region_of_mr(mr, offset);
     uint64_t gpa, end;
+    bool direct;
 
     if (!rr) {
-        return len;
+        return true;
     }
-    len = MIN(len, rr->r.size - (offset - rr->offset));
+    qemu_mutex_lock(&tme_ram_blocker_lock);
+    direct = !tme_ram_keyids_on && !tme_ram_keyids_promised;
+    qemu_mutex_unlock(&tme_ram_blocker_lock);
+    if (!direct || len > rr->r.size - (offset - rr->offset)) {
+        return false;
+    }
     gpa = rr->r.gpa + (offset - rr->offset);
     end = gpa + len;
     qemu_mutex_lock(&tme_ram->lock);
-    while (gpa < end && tme_region_owner(&rr->r, gpa & PAGE_MASK_64) == 0) {
-        gpa = (gpa & PAGE_MASK_64) + PAGE;
+    for (gpa &= PAGE_MASK_64; gpa < end && direct; gpa += PAGE) {
+        direct = tme_region_owner(&rr->r, gpa) == 0;
     }
     qemu_mutex_unlock(&tme_ram->lock);
-    return MIN(gpa, end) - (rr->r.gpa + (offset - rr->offset));
+    return direct;
 }
 
 hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)

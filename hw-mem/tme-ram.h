@@ -99,10 +99,14 @@ bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
                     bool is_write, MemTxAttrs attrs);
 
 /*
- * Zero-copy DMA: how many bytes from @offset of @mr (at most @len) lie
- * in pages that KeyID 0 owns and may be mapped directly.
+ * A cache of guest memory that a device keeps for long (virtio's rings,
+ * address_space_cache_init()) may use the host bytes of [@offset,
+ * @offset + @len) of @mr: true if @mr is not managed, or if KeyID 0 owns
+ * those pages and no KeyID other than 0 is or will be enabled.  Once
+ * KeyIDs are enabled any page may convert while the cache lives, so the
+ * device must go through tme_ram_access() to see KeyID 0's view.
  */
-hwaddr tme_ram_plain_len(MemoryRegion *mr, hwaddr offset, hwaddr len);
+bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len);
 /*
  * A device maps RAM directly: the part KeyID 0 owns stays KeyID 0's
  * until unmapped (pinned); returns its length

@@ -1853,6 +1853,229 @@ static void test_fill_race(void)
           race_count[0]);
 }
 
+/*
+ * A virtio ring that the guest converts to another KeyID.  A device
+ * reads and writes guest memory as KeyID 0 sees it, rings included;
+ * virtio keeps its rings in a cache (address_space_cache_init()) that
+ * must not hand the device the host bytes of a page another KeyID owns.
+ * virtio-rng-pci with the legacy interface (disable-modern=on, I/O BAR
+ * 0): one queue at VIRTIO_PA, descriptors and available ring first, the
+ * used ring on the next page boundary (legacy layout).
+ *
+ * 1. Control: a request written through KeyID 0 completes.
+ * 2. The next request is written through KeyID 1 (the first ring page
+ *    converts to KeyID 1): the device sees KeyID 0's view of it,
+ *    garbage, so it never fills the request's buffer.  A cache that
+ *    kept the host pointer would show the device KeyID 1's plaintext and
+ *    complete the request.
+ * 3. After a device reset and a new ring through KeyID 0 it works again.
+ */
+#define VIRTIO_PA       (10 * MIB)
+#define VIRTIO_RING_MAX (64 * 1024)        /* up to 1024 entries */
+#define VIRTIO_BUF_PA   (VIRTIO_PA + VIRTIO_RING_MAX)
+#define VIO_HOST_FEATURES       0x00
+#define VIO_GUEST_FEATURES      0x04
+#define VIO_QUEUE_PFN           0x08
+#define VIO_QUEUE_NUM           0x0c
+#define VIO_QUEUE_SEL           0x0e
+#define VIO_QUEUE_NOTIFY        0x10
+#define VIO_STATUS              0x12
+#define VIO_ACK                 1
+#define VIO_DRIVER              2
+#define VIO_DRIVER_OK           4
+#define VRING_DESC_F_WRITE      2
+#define VIRTIO_WAIT             200000000ULL    /* TSC ticks, ~0.1 s */
+
+struct vring_desc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+};
+
+static uint16_t vio_io;
+static uint16_t vio_num;
+static uint64_t vio_used;              /* physical address */
+
+static inline uint32_t inl_(uint16_t port)
+{
+    uint32_t v;
+
+    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint16_t inw_(uint16_t port)
+{
+    uint16_t v;
+
+    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint64_t rdtsc_(void)
+{
+    uint32_t lo, hi;
+
+    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static uint32_t pci_cfg_read(int dev, int off)
+{
+    outl(0xcf8, 0x80000000u | (dev << 11) | off);
+    return inl_(0xcfc);
+}
+
+static void pci_cfg_write(int dev, int off, uint32_t v)
+{
+    outl(0xcf8, 0x80000000u | (dev << 11) | off);
+    outl(0xcfc, v);
+}
+
+/* virtio-rng-pci (legacy) on bus 0: its I/O BAR, bus mastering on */
+static bool virtio_rng_find(void)
+{
+    int dev;
+
+    for (dev = 0; dev < 32; dev++) {
+        if (pci_cfg_read(dev, 0) == 0x10051af4) {
+            vio_io = pci_cfg_read(dev, 0x10) & ~3u;
+            pci_cfg_write(dev, 0x04, pci_cfg_read(dev, 0x04) | 0x5);
+            return vio_io != 0;
+        }
+    }
+    return false;
+}
+
+/* Reset the device and give it an empty queue 0 at VIRTIO_PA */
+static void virtio_rng_setup(void)
+{
+    volatile uint64_t *ring = (volatile uint64_t *)VIRTIO_PA;
+    int i;
+
+    outb(vio_io + VIO_STATUS, 0);
+    outb(vio_io + VIO_STATUS, VIO_ACK | VIO_DRIVER);
+    (void)inl_(vio_io + VIO_HOST_FEATURES);
+    outl(vio_io + VIO_GUEST_FEATURES, 0);
+    outw(vio_io + VIO_QUEUE_SEL, 0);
+    vio_num = inw_(vio_io + VIO_QUEUE_NUM);
+    vio_used = VIRTIO_PA + ((16 * vio_num + 6 + 2 * vio_num + 4095) & ~4095);
+    for (i = 0; i < VIRTIO_RING_MAX / 8; i++) {
+        ring[i] = 0;                    /* through KeyID 0 */
+    }
+    outl(vio_io + VIO_QUEUE_PFN, VIRTIO_PA >> 12);
+    outb(vio_io + VIO_STATUS, VIO_ACK | VIO_DRIVER | VIO_DRIVER_OK);
+}
+
+/*
+ * Post a request for @len random bytes into the buffer at @buf_pa as
+ * entry @n of the available ring, writing the ring through @ring (the
+ * first ring page as some KeyID maps it)
+ */
+static void virtio_rng_post(volatile uint8_t *ring, uint16_t n,
+                            uint64_t buf_pa, uint32_t len)
+{
+    volatile struct vring_desc *desc = (volatile struct vring_desc *)ring;
+    volatile uint16_t *avail = (volatile uint16_t *)(ring + 16 * vio_num);
+
+    desc[0].addr = buf_pa;
+    desc[0].len = len;
+    desc[0].flags = VRING_DESC_F_WRITE;
+    desc[0].next = 0;
+    avail[2 + n % vio_num] = 0;
+    asm volatile("mfence" ::: "memory");
+    avail[1] = n + 1;                   /* avail->idx */
+    asm volatile("mfence" ::: "memory");
+    outw(vio_io + VIO_QUEUE_NOTIFY, 0);
+}
+
+/* Wait until used->idx (through KeyID 0) is @idx */
+static bool virtio_rng_wait(uint16_t idx)
+{
+    volatile uint16_t *used = (volatile uint16_t *)vio_used;
+    uint64_t t0 = rdtsc_();
+
+    while (rdtsc_() - t0 < VIRTIO_WAIT) {
+        if (used[1] == idx) {
+            return true;
+        }
+        cpu_relax();
+    }
+    return false;
+}
+
+static int bytes_equal_to(volatile uint8_t *p, int n, uint8_t v)
+{
+    int i, same = 0;
+
+    for (i = 0; i < n; i++) {
+        same += p[i] == v;
+    }
+    return same;
+}
+
+static void test_virtio(void)
+{
+    volatile uint8_t *buf = (volatile uint8_t *)VIRTIO_BUF_PA;
+    volatile uint32_t *used;
+    volatile uint8_t *k1_ring;
+    bool found, done;
+    int i;
+
+    found = virtio_rng_find();
+    if (!check(found, "virtio-rng-pci (legacy) found, I/O BAR 0x%x",
+               vio_io)) {
+        return;
+    }
+    program_keyids_123();
+    virtio_rng_setup();
+    used = (volatile uint32_t *)vio_used;
+    if (!check(vio_num >= 2 && vio_used + 6 + 8 * vio_num <= VIRTIO_BUF_PA,
+               "queue 0 has %u entries, used ring at 0x%lx", vio_num,
+               vio_used)) {
+        return;
+    }
+
+    /* 1. Control, through KeyID 0 */
+    for (i = 0; i < 64; i++) {
+        buf[i] = 0xa5;
+    }
+    virtio_rng_post((volatile uint8_t *)VIRTIO_PA, 0, VIRTIO_BUF_PA, 64);
+    done = virtio_rng_wait(1);
+    check(done && used[1] == 0 && used[2] == 64,
+          "a request written through KeyID 0 completes (used idx %u, "
+          "id %u, len %u)", used[0] >> 16, used[1], used[2]);
+    check(bytes_equal_to(buf, 64, 0xa5) < 8,
+          "... and the device filled its buffer");
+
+    /* 2. The next request through KeyID 1 */
+    for (i = 0; i < 64; i++) {
+        buf[i] = 0xa5;
+    }
+    k1_ring = (volatile uint8_t *)map_alias(4, 0, 1) - TEST_PA + VIRTIO_PA;
+    virtio_rng_post(k1_ring, 1, VIRTIO_BUF_PA, 64);
+    done = virtio_rng_wait(2);
+    check(!done,
+          "a request written through KeyID 1 does not complete: the device "
+          "reads the ring as KeyID 0 sees it (used idx %u)",
+          used[0] >> 16);
+    check(bytes_equal_to(buf, 64, 0xa5) == 64,
+          "... and its buffer stays untouched (%d of 64 bytes changed)",
+          64 - bytes_equal_to(buf, 64, 0xa5));
+    check(k1_ring[16 * vio_num + 2] == 2,
+          "KeyID 1 reads back the available index it wrote");
+
+    /* 3. Reset, new ring through KeyID 0 */
+    virtio_rng_setup();
+    for (i = 0; i < 64; i++) {
+        buf[i] = 0xa5;
+    }
+    virtio_rng_post((volatile uint8_t *)VIRTIO_PA, 0, VIRTIO_BUF_PA, 64);
+    check(virtio_rng_wait(1) && bytes_equal_to(buf, 64, 0xa5) < 8,
+          "after a reset and a ring through KeyID 0 the device works again");
+}
+
 int main(void)
 {
     setup_idt();
@@ -1880,6 +2103,8 @@ int main(void)
         test_exclusion();
     } else if (cmdline_has("debug")) {
         test_debug();
+    } else if (cmdline_has("virtio")) {
+        test_virtio();
     } else if (cmdline_has("dma")) {
         test_dma();
     } else if (cmdline_has("fillrace")) {
