@@ -853,3 +853,67 @@ void smp_run_on(int cpu, smp_fn fn, void *arg)
     smp_call(cpu, fn, arg);
     smp_wait();
 }
+
+#define FW_CFG_PORT_SEL         0x510
+#define FW_CFG_PORT_DMA         0x514
+#define FW_CFG_ID               0x01
+#define FW_CFG_DMA_READ         0x02
+#define FW_CFG_DMA_SELECT       0x08
+
+struct fw_cfg_dma {
+    uint32_t control;
+    uint32_t length;
+    uint64_t address;
+} __attribute__((packed, aligned(16)));
+
+static volatile struct fw_cfg_dma fw_cfg_desc;
+static uint8_t fw_cfg_dir[4 + 64 * 64];
+
+uint32_t fw_cfg_dma_read(uint16_t sel, bool select, uint64_t pa,
+                         uint32_t len)
+{
+    uint64_t desc = (uint64_t)&fw_cfg_desc;
+
+    fw_cfg_desc.control = __builtin_bswap32(((uint32_t)sel << 16) |
+                                            (select ? FW_CFG_DMA_SELECT : 0) |
+                                            FW_CFG_DMA_READ);
+    fw_cfg_desc.length = __builtin_bswap32(len);
+    fw_cfg_desc.address = __builtin_bswap64(pa);
+    asm volatile("" : : : "memory");
+    outl(FW_CFG_PORT_DMA, __builtin_bswap32(desc >> 32));
+    outl(FW_CFG_PORT_DMA + 4, __builtin_bswap32((uint32_t)desc));
+    return __builtin_bswap32(fw_cfg_desc.control);
+}
+
+bool streq(const char *a, const char *b)
+{
+    while (*a && *a == *b) {
+        a++;
+        b++;
+    }
+    return *a == *b;
+}
+
+uint16_t fw_cfg_find(const char *name, uint32_t *size)
+{
+    uint32_t i, n;
+
+    outw(FW_CFG_PORT_SEL, FW_CFG_ID);
+    if (!(inb(FW_CFG_PORT_SEL + 1) & 2)) {
+        return 0;                           /* no DMA interface */
+    }
+    if (fw_cfg_dma_read(FW_CFG_FILE_DIR, true, (uint64_t)fw_cfg_dir,
+                        sizeof(fw_cfg_dir))) {
+        return 0;
+    }
+    n = __builtin_bswap32(*(uint32_t *)fw_cfg_dir);
+    for (i = 0; i < n && i < 64; i++) {
+        uint8_t *e = fw_cfg_dir + 4 + 64 * i;
+
+        if (streq((char *)e + 8, name)) {
+            *size = __builtin_bswap32(*(uint32_t *)e);
+            return __builtin_bswap16(*(uint16_t *)(e + 4));
+        }
+    }
+    return 0;
+}

@@ -43,6 +43,35 @@ static inline void outl(uint16_t port, uint32_t v)
     asm volatile("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+static inline uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+
+    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+
+    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+/* PCI configuration space of bus 0 (mechanism #1) */
+static inline uint32_t pci_read(int dev, int off)
+{
+    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
+    return inl(0xcfc);
+}
+
+static inline void pci_write(int dev, int off, uint32_t v)
+{
+    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
+    outl(0xcfc, v);
+}
+
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a,
                          uint32_t *b, uint32_t *c, uint32_t *d)
 {
@@ -194,6 +223,20 @@ void smp_run_on(int cpu, smp_fn fn, void *arg);
  * until @n have arrived, at most @timeout_ms.  Returns whether they did.
  */
 bool smp_barrier(volatile int *count, int n, uint32_t timeout_ms);
+
+/*
+ * fw_cfg's DMA interface (docs/specs/fw_cfg.rst of QEMU).  One
+ * descriptor for all CPUs: callers on several CPUs serialise.
+ * fw_cfg_dma_read() reads @len bytes of item @sel into physical address
+ * @pa, from its start if @select, else where the last read stopped, and
+ * returns the control word (0: done); fw_cfg_find() returns the selector
+ * of file @name and its size, or 0.
+ */
+#define FW_CFG_FILE_DIR         0x19
+uint32_t fw_cfg_dma_read(uint16_t sel, bool select, uint64_t pa,
+                         uint32_t len);
+uint16_t fw_cfg_find(const char *name, uint32_t *size);
+bool streq(const char *a, const char *b);
 
 uint8_t cmos_read(uint8_t idx);
 void cmos_write(uint8_t idx, uint8_t val);

@@ -1830,29 +1830,9 @@ static void op_walk(struct cpu_state *s, int cpu)
 }
 
 /* fw_cfg DMA (KeyID 0's view) of the file directory into the pool */
-struct fw_cfg_dma {
-    uint32_t control;
-    uint32_t length;
-    uint64_t address;
-} __attribute__((packed, aligned(16)));
-
-static volatile struct fw_cfg_dma dma_desc;
 static spinlock_t dma_lock;
 static uint8_t fw_dir[4 + 64 * 64];
 static uint32_t fw_dir_len;
-
-static uint32_t fw_cfg_dma_read(uint16_t sel, uint64_t pa, uint32_t len)
-{
-    uint64_t desc = (uint64_t)&dma_desc;
-
-    dma_desc.control = __builtin_bswap32(((uint32_t)sel << 16) | 0x0a);
-    dma_desc.length = __builtin_bswap32(len);
-    dma_desc.address = __builtin_bswap64(pa);
-    asm volatile("" : : : "memory");
-    outl(0x514, __builtin_bswap32(desc >> 32));
-    outl(0x518, __builtin_bswap32((uint32_t)desc));
-    return __builtin_bswap32(dma_desc.control);
-}
 
 static void op_dma(struct cpu_state *s, int cpu)
 {
@@ -1871,7 +1851,7 @@ static void op_dma(struct cpu_state *s, int cpu)
     s->what = "DMA";
     s->n_dma++;
     spin_lock(&dma_lock);
-    ctl = fw_cfg_dma_read(0x19, pa, len);
+    ctl = fw_cfg_dma_read(FW_CFG_FILE_DIR, true, pa, len);
     spin_unlock(&dma_lock);
     if (ctl != 0) {
         fail(cpu, "fw_cfg DMA of %u bytes to pool offset 0x%x: control "
@@ -2085,12 +2065,12 @@ int main(void)
 
     legacy_setup();
     spin_lock(&dma_lock);
-    fw_cfg_dma_read(0x19, (uint64_t)fw_dir, 4);
+    fw_cfg_dma_read(FW_CFG_FILE_DIR, true, (uint64_t)fw_dir, 4);
     fw_dir_len = 4 + 64 * __builtin_bswap32(*(uint32_t *)fw_dir);
     if (fw_dir_len > sizeof(fw_dir)) {
         fw_dir_len = sizeof(fw_dir);
     }
-    fw_cfg_dma_read(0x19, (uint64_t)fw_dir, fw_dir_len);
+    fw_cfg_dma_read(FW_CFG_FILE_DIR, true, (uint64_t)fw_dir, fw_dir_len);
     spin_unlock(&dma_lock);
 
     t0 = now_ms();

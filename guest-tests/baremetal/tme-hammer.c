@@ -262,77 +262,6 @@ static void program_key(struct cpu_stats *st, uint64_t keyid)
     }
 }
 
-/* fw_cfg's DMA interface (docs/specs/fw_cfg.rst) */
-#define FW_CFG_PORT_SEL         0x510
-#define FW_CFG_PORT_DMA         0x514
-#define FW_CFG_ID               0x01
-#define FW_CFG_FILE_DIR         0x19
-#define FW_CFG_DMA_READ         0x02
-#define FW_CFG_DMA_SELECT       0x08
-
-struct fw_cfg_dma {
-    uint32_t control;
-    uint32_t length;
-    uint64_t address;
-} __attribute__((packed, aligned(16)));
-
-static volatile struct fw_cfg_dma dma_desc;
-static uint8_t fw_cfg_dir[4 + 64 * 64];
-
-/*
- * Read @len bytes of the item into physical address @pa, from its start
- * if @select (item @sel), else where the last read stopped
- */
-static uint32_t fw_cfg_dma_read(uint16_t sel, bool select, uint64_t pa,
-                                uint32_t len)
-{
-    uint64_t desc = (uint64_t)&dma_desc;
-
-    dma_desc.control = __builtin_bswap32(((uint32_t)sel << 16) |
-                                         (select ? FW_CFG_DMA_SELECT : 0) |
-                                         FW_CFG_DMA_READ);
-    dma_desc.length = __builtin_bswap32(len);
-    dma_desc.address = __builtin_bswap64(pa);
-    asm volatile("" : : : "memory");
-    outl(FW_CFG_PORT_DMA, __builtin_bswap32(desc >> 32));
-    outl(FW_CFG_PORT_DMA + 4, __builtin_bswap32((uint32_t)desc));
-    return __builtin_bswap32(dma_desc.control);
-}
-
-static bool streq(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
-/* The selector of fw_cfg file @name, or 0 */
-static uint16_t fw_cfg_find(const char *name, uint32_t *size)
-{
-    uint32_t i, n;
-
-    outw(FW_CFG_PORT_SEL, FW_CFG_ID);
-    if (!(inb(FW_CFG_PORT_SEL + 1) & 2)) {
-        return 0;
-    }
-    if (fw_cfg_dma_read(FW_CFG_FILE_DIR, true, (uint64_t)fw_cfg_dir,
-                        sizeof(fw_cfg_dir))) {
-        return 0;
-    }
-    n = __builtin_bswap32(*(uint32_t *)fw_cfg_dir);
-    for (i = 0; i < n && i < 64; i++) {
-        uint8_t *e = fw_cfg_dir + 4 + 64 * i;
-
-        if (streq((char *)e + 8, name)) {
-            *size = __builtin_bswap32(*(uint32_t *)e);
-            return __builtin_bswap16(*(uint16_t *)(e + 4));
-        }
-    }
-    return 0;
-}
-
 /*
  * DMA the next chunk of opt/tme/hammer into a page: the device writes
  * KeyID 0's view, so KeyID 0 then reads chunk n's stamp (KeyID 0,
@@ -634,34 +563,6 @@ static void test_snapshot(void)
 #define VQ_PA           (VIRTIO_PA + 4096)          /* 8 pages */
 #define VIO_HDR_PA      (VIRTIO_PA + 9 * 4096)
 #define VQ_MAX          1024
-
-static inline uint32_t inl(uint16_t port)
-{
-    uint32_t v;
-
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-    uint16_t v;
-
-    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static uint32_t pci_read(int dev, int off)
-{
-    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
-    return inl(0xcfc);
-}
-
-static void pci_write(int dev, int off, uint32_t v)
-{
-    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
-    outl(0xcfc, v);
-}
 
 struct vring_desc {
     uint64_t addr;

@@ -159,22 +159,6 @@ static bool vtd_wait(unsigned off, uint64_t mask, uint64_t want, bool quad)
     return false;
 }
 
-/* PCI configuration space (mechanism #1) */
-static uint32_t pci_read(int dev, int off)
-{
-    uint32_t v;
-
-    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"((uint16_t)0xcfc));
-    return v;
-}
-
-static void pci_write(int dev, int off, uint32_t v)
-{
-    outl(0xcf8, 0x80000000U | (dev << 11) | (off & 0xfc));
-    outl(0xcfc, v);
-}
-
 /* edu (docs/specs/edu.rst): DMA between its buffer at 0x40000 and memory */
 #define EDU_BUF         0x40000
 static volatile uint8_t *edu;

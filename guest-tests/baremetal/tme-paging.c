@@ -254,73 +254,6 @@ static void test_alias(void)
     }
 }
 
-/* fw_cfg's DMA interface (docs/specs/fw_cfg.rst) */
-#define FW_CFG_PORT_SEL         0x510
-#define FW_CFG_PORT_DMA         0x514
-#define FW_CFG_ID               0x01
-#define FW_CFG_FILE_DIR         0x19
-#define FW_CFG_DMA_READ         0x02
-#define FW_CFG_DMA_SELECT       0x08
-#define FW_CFG_DMA_ERROR        0x01
-
-struct fw_cfg_dma {
-    uint32_t control;
-    uint32_t length;
-    uint64_t address;
-} __attribute__((packed, aligned(16)));
-
-static volatile struct fw_cfg_dma dma_desc;
-static uint8_t fw_cfg_dir[4 + 64 * 64];
-
-/* Read @len bytes of item @sel into physical address @pa; the control word */
-static uint32_t fw_cfg_dma_read(uint16_t sel, uint64_t pa, uint32_t len)
-{
-    uint64_t desc = (uint64_t)&dma_desc;
-
-    dma_desc.control = __builtin_bswap32(((uint32_t)sel << 16) |
-                                         FW_CFG_DMA_SELECT | FW_CFG_DMA_READ);
-    dma_desc.length = __builtin_bswap32(len);
-    dma_desc.address = __builtin_bswap64(pa);
-    asm volatile("" : : : "memory");
-    outl(FW_CFG_PORT_DMA, __builtin_bswap32(desc >> 32));
-    outl(FW_CFG_PORT_DMA + 4, __builtin_bswap32((uint32_t)desc));
-    return __builtin_bswap32(dma_desc.control);
-}
-
-static bool streq(const char *a, const char *b)
-{
-    while (*a && *a == *b) {
-        a++;
-        b++;
-    }
-    return *a == *b;
-}
-
-/* The selector of fw_cfg file @name, or 0 */
-static uint16_t fw_cfg_find(const char *name, uint32_t *size)
-{
-    uint32_t i, n;
-
-    outw(FW_CFG_PORT_SEL, FW_CFG_ID);
-    if (!(inb(FW_CFG_PORT_SEL + 1) & 2)) {
-        return 0;                           /* no DMA interface */
-    }
-    if (fw_cfg_dma_read(FW_CFG_FILE_DIR, (uint64_t)fw_cfg_dir,
-                        sizeof(fw_cfg_dir))) {
-        return 0;
-    }
-    n = __builtin_bswap32(*(uint32_t *)fw_cfg_dir);
-    for (i = 0; i < n && i < 64; i++) {
-        uint8_t *e = fw_cfg_dir + 4 + 64 * i;
-
-        if (streq((char *)e + 8, name)) {
-            *size = __builtin_bswap32(*(uint32_t *)e);
-            return __builtin_bswap16(*(uint16_t *)(e + 4));
-        }
-    }
-    return 0;
-}
-
 /* The bytes of opt/tme/dma, as run-dma writes them */
 static uint8_t dma_byte(int i)
 {
@@ -394,7 +327,7 @@ static void test_dma(void)
     if (!check(sel && size == 4096, "fw_cfg has opt/tme/dma, 4096 bytes")) {
         return;
     }
-    ctl = fw_cfg_dma_read(sel, TEST_PA, 4096);
+    ctl = fw_cfg_dma_read(sel, true, TEST_PA, 4096);
     check_u64(ctl, 0, "fw_cfg DMA into the page that KeyID 1 owns completes");
     printf("# KeyID 1 view after DMA at 0x%lx:", (uint64_t)TEST_PA);
     for (same = 0, i = 0; i < 512; i++) {
@@ -1884,7 +1817,7 @@ static void test_fill_race(void)
 #define VIO_DRIVER              2
 #define VIO_DRIVER_OK           4
 #define VRING_DESC_F_WRITE      2
-#define VIRTIO_WAIT             200000000ULL    /* TSC ticks, ~0.1 s */
+#define VIRTIO_WAIT_MS          200
 
 struct vring_desc {
     uint64_t addr;
@@ -1897,51 +1830,15 @@ static uint16_t vio_io;
 static uint16_t vio_num;
 static uint64_t vio_used;              /* physical address */
 
-static inline uint32_t inl_(uint16_t port)
-{
-    uint32_t v;
-
-    asm volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint16_t inw_(uint16_t port)
-{
-    uint16_t v;
-
-    asm volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint64_t rdtsc_(void)
-{
-    uint32_t lo, hi;
-
-    asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static uint32_t pci_cfg_read(int dev, int off)
-{
-    outl(0xcf8, 0x80000000u | (dev << 11) | off);
-    return inl_(0xcfc);
-}
-
-static void pci_cfg_write(int dev, int off, uint32_t v)
-{
-    outl(0xcf8, 0x80000000u | (dev << 11) | off);
-    outl(0xcfc, v);
-}
-
 /* virtio-rng-pci (legacy) on bus 0: its I/O BAR, bus mastering on */
 static bool virtio_rng_find(void)
 {
     int dev;
 
     for (dev = 0; dev < 32; dev++) {
-        if (pci_cfg_read(dev, 0) == 0x10051af4) {
-            vio_io = pci_cfg_read(dev, 0x10) & ~3u;
-            pci_cfg_write(dev, 0x04, pci_cfg_read(dev, 0x04) | 0x5);
+        if (pci_read(dev, 0) == 0x10051af4) {
+            vio_io = pci_read(dev, 0x10) & ~3u;
+            pci_write(dev, 0x04, pci_read(dev, 0x04) | 0x5);
             return vio_io != 0;
         }
     }
@@ -1956,10 +1853,10 @@ static void virtio_rng_setup(void)
 
     outb(vio_io + VIO_STATUS, 0);
     outb(vio_io + VIO_STATUS, VIO_ACK | VIO_DRIVER);
-    (void)inl_(vio_io + VIO_HOST_FEATURES);
+    (void)inl(vio_io + VIO_HOST_FEATURES);
     outl(vio_io + VIO_GUEST_FEATURES, 0);
     outw(vio_io + VIO_QUEUE_SEL, 0);
-    vio_num = inw_(vio_io + VIO_QUEUE_NUM);
+    vio_num = inw(vio_io + VIO_QUEUE_NUM);
     vio_used = VIRTIO_PA + ((16 * vio_num + 6 + 2 * vio_num + 4095) & ~4095);
     for (i = 0; i < VIRTIO_RING_MAX / 8; i++) {
         ring[i] = 0;                    /* through KeyID 0 */
@@ -1994,9 +1891,9 @@ static void virtio_rng_post(volatile uint8_t *ring, uint16_t n,
 static bool virtio_rng_wait(uint16_t idx)
 {
     volatile uint16_t *used = (volatile uint16_t *)vio_used;
-    uint64_t t0 = rdtsc_();
+    uint64_t t0 = now_ms();
 
-    while (rdtsc_() - t0 < VIRTIO_WAIT) {
+    while (now_ms() - t0 < VIRTIO_WAIT_MS) {
         if (used[1] == idx) {
             return true;
         }
