@@ -57,7 +57,7 @@ as_root() {
 
 # Where a new file of this repository goes in the QEMU tree.  Headers of
 # hw-mem are public (include/hw/mem), everything else keeps its relative
-# path under the folder's QEMU counterpart.
+# path under the folder's QEMU counterpart (stubs/ is stubs/ in QEMU).
 qemu_path_of() {
     case "$1" in
     target-i386/*) echo "target/i386/${1#target-i386/}" ;;
@@ -65,6 +65,7 @@ qemu_path_of() {
     hw-mem/*)      echo "hw/mem/${1#hw-mem/}" ;;
     tests-qtest/*) echo "tests/qtest/${1#tests-qtest/}" ;;
     docs/*)        echo "docs/system/i386/${1#docs/}" ;;
+    stubs/*)       echo "$1" ;;
     *) return 1 ;;
     esac
 }
