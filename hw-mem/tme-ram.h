@@ -18,13 +18,13 @@
 #ifndef HW_MEM_TME_RAM_H
 #define HW_MEM_TME_RAM_H
 
-#include "exec/memory.h"
+#include "system/memory.h"
 #include "hw/mem/tme-keytable.h"
 
 /* The owner that tme_ram_view() calls DRAM (tme-engine.h's) */
 #define TME_RAM_DRAM            0xffff
 
-/* tme_ram_foreign_pages (exec/memory.h) is 0 while TME costs nothing */
+/* tme_ram_foreign_pages (system/memory.h) is 0 while TME costs nothing */
 
 /* Whether an access through @keyid must check the page's owner */
 static inline bool tme_ram_check_needed(uint16_t keyid)

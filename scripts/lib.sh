@@ -5,12 +5,18 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${TME_BUILD_DIR:-$TOP/build}
 CACHE=${TME_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qemu-tme}
 
-QEMU_PKG_VERSION="1:10.0.13+ds-0+deb13u1"
-QEMU_DIR_NAME="qemu-10.0.13+ds"
-QEMU_DSC="qemu_10.0.13+ds-0+deb13u1.dsc"
+# The pinned Debian source package and the suite whose deb-src index
+# serves it (moving to another version is a change of these lines).
+QEMU_PKG_VERSION="1:10.2.2+ds-1"
+QEMU_SUITE="sid"
+QEMU_DIR_NAME="qemu-10.2.2+ds"
+QEMU_DSC="qemu_10.2.2+ds-1.dsc"
 # SHA-256 of the .dsc; the .dsc lists the checksums of the tarballs and
 # dpkg-source verifies those on unpack.
-QEMU_DSC_SHA256="a426c892e5369058c3423816c8625bc8010bb5a58ece57261f62b64ee4d765ad"
+QEMU_DSC_SHA256="f1684b3aa5ec500c3389d346c6501dee45041ea91656c6556d4da9023b7987dd"
+# SHA-256 of the upstream tarball, checked as well before unpacking
+QEMU_ORIG="qemu_10.2.2+ds.orig.tar.xz"
+QEMU_ORIG_SHA256="be05230fe47a6937cd29f28f562932c8125f9c93c2a82c625198f7a4aa601dfb"
 
 step_name=""
 step() {
@@ -51,7 +57,7 @@ as_root() {
 
 # Where a new file of this repository goes in the QEMU tree.  Headers of
 # hw-mem are public (include/hw/mem), everything else keeps its relative
-# path under the folder's QEMU counterpart.
+# path under the folder's QEMU counterpart (stubs/ is stubs/ in QEMU).
 qemu_path_of() {
     case "$1" in
     target-i386/*) echo "target/i386/${1#target-i386/}" ;;
@@ -59,6 +65,7 @@ qemu_path_of() {
     hw-mem/*)      echo "hw/mem/${1#hw-mem/}" ;;
     tests-qtest/*) echo "tests/qtest/${1#tests-qtest/}" ;;
     docs/*)        echo "docs/system/i386/${1#docs/}" ;;
+    stubs/*)       echo "$1" ;;
     *) return 1 ;;
     esac
 }

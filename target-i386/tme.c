@@ -618,7 +618,7 @@ static void tme_package_finalize(Object *obj)
 {
 }
 
-static void tme_package_class_init(ObjectClass *oc, void *data)
+static void tme_package_class_init(ObjectClass *oc, const void *data)
 {
     ResettableClass *rc = RESETTABLE_CLASS(oc);
 
