@@ -36,16 +36,6 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
 {
 }
 
-bool tme_ram_straddle_read(void *host, uint16_t keyid, void *buf, size_t len)
-{
-    return false;
-}
-
-void tme_ram_straddle_write(void *host, uint16_t keyid, const void *buf,
-                            size_t len)
-{
-}
-
 void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old)
 {
 }

@@ -23,6 +23,7 @@
 #include "system/memory.h"
 #include "system/address-spaces.h"
 #include "exec/cputlb.h"
+#include "accel/tcg/exclusive.h"
 #include "exec/cpu-common.h"
 #include "exec/translation-block.h"
 #include "hw/core/cpu.h"
@@ -150,23 +151,6 @@ static TMERamRegion *region_of_gpa(hwaddr gpa)
     return NULL;
 }
 
-/* The region of host address @host, and the guest address of @host */
-static TMERamRegion *region_of_host(void *host, uint64_t *gpa)
-{
-    unsigned i;
-
-    for (i = 0; tme_ram && i < tme_ram->nr_regions; i++) {
-        TMERamRegion *rr = &tme_ram->regions[i];
-        uint64_t off = (uintptr_t)host - (uintptr_t)rr->r.host;
-
-        if (off < rr->r.size) {
-            *gpa = rr->r.gpa + off;
-            return rr;
-        }
-    }
-    return NULL;
-}
-
 static TMERamRegion *region_of_mr(MemoryRegion *mr, hwaddr offset)
 {
     unsigned i;
@@ -183,8 +167,9 @@ static TMERamRegion *region_of_mr(MemoryRegion *mr, hwaddr offset)
 
 /*
  * The contents of a page changed under the vCPUs: drop translated code,
- * mark it dirty (migration, display), and drop every TLB entry of every
- * vCPU, which must all be stopped.  Without @tlbs, DRAM owned the page.
+ * mark it dirty (migration, display), and drop every vCPU's TLB entries
+ * for it; the other vCPUs are stopped.  Without @tlbs, DRAM owned the
+ * page.
  */
 static void page_changed(TMERamRegion *rr, uint64_t page, bool tlbs)
 {
@@ -200,7 +185,8 @@ static void page_changed(TMERamRegion *rr, uint64_t page, bool tlbs)
         return;
     }
     CPU_FOREACH(cpu) {
-        tlb_flush_stopped_cpu(cpu);
+        tlb_flush_host_range(cpu, (uintptr_t)rr->r.host + (page - rr->r.gpa),
+                             PAGE);
     }
     memory_region_invalidate_and_set_dirty(rr->mr,
                                            rr->offset + (page - rr->r.gpa),
@@ -228,26 +214,28 @@ static bool convert_locked(TMERamRegion *rr, uint64_t page, uint16_t keyid)
     return true;
 }
 
-typedef struct TMEConvertWork {
-    hwaddr gpa;
-    uint16_t keyid;
-} TMEConvertWork;
-
+/*
+ * The conversion of a TLB fill, with every other vCPU stopped: the page
+ * (@data: its frame number, shifted left 16 bits, and the KeyID) may have
+ * changed hands meanwhile, or a device may have mapped it since.
+ */
 static void tme_ram_convert_work(CPUState *cs, run_on_cpu_data data)
 {
-    TMEConvertWork *w = data.host_ptr;
-    TMERamRegion *rr = region_of_gpa(w->gpa);
+    uint64_t page = (data.target_ptr >> 16) * PAGE;
+    uint16_t keyid = data.target_ptr & 0xffff;
+    TMERamRegion *rr = region_of_gpa(page);
 
     qemu_mutex_lock(&tme_ram->lock);
-    convert_locked(rr, w->gpa, w->keyid);
+    convert_locked(rr, page, keyid);
     qemu_mutex_unlock(&tme_ram->lock);
-    g_free(w);
 }
 
 void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
 {
     TMERamRegion *rr = region_of_gpa(gpa);
     uint64_t page = gpa & PAGE_MASK_64;
+    uint16_t owner;
+    bool pinned;
 
     if (!rr) {
         return;                 /* not RAM, or not managed */
@@ -256,96 +244,29 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra)
      * The common case, without the lock: only conversions with this vCPU
      * stopped take a page away from a KeyID, so the owner we see stays.
      */
-    if (qatomic_read(&rr->r.owner[(page - rr->r.gpa) / PAGE]) == keyid) {
-        return;
-    }
-    for (;;) {
-        uint16_t owner;
-        bool bql, running;
-
+    while (qatomic_read(&rr->r.owner[(page - rr->r.gpa) / PAGE]) != keyid) {
         qemu_mutex_lock(&tme_ram->lock);
         owner = tme_region_owner(&rr->r, page);
-        if (owner == keyid || owner == TME_OWNER_DRAM) {
+        if (owner == TME_OWNER_DRAM) {
+            /* No vCPU maps a page that DRAM owns: no need to stop them */
             convert_locked(rr, page, keyid);
-            qemu_mutex_unlock(&tme_ram->lock);
-            return;
         }
-        if (owner == 0 && page_pinned(page)) {
+        pinned = owner == 0 && page_pinned(page);
+        qemu_mutex_unlock(&tme_ram->lock);
+
+        if (owner == TME_OWNER_DRAM) {
+            continue;
+        } else if (pinned) {
             /*
              * A device has the page mapped as KeyID 0's: wait until it
              * unmaps it, as an access that waits for the device's DMA.
              */
-            qemu_mutex_unlock(&tme_ram->lock);
-            bql = bql_locked();
-            if (bql) {
-                bql_unlock();
-            }
-            g_usleep(50);
-            if (bql) {
-                bql_lock();
-            }
-            if (ra) {
-                cpu_loop_exit_restore(cs, ra);
-            }
-            continue;
-        }
-        qemu_mutex_unlock(&tme_ram->lock);
-
-        if (tcg_ctx->gen_tb) {
-            /*
-             * Translating: the pages of the TB are locked, so drop the
-             * translation and convert in a safe work item, like tb_flush.
-             */
-            TMEConvertWork *w = g_new(TMEConvertWork, 1);
-
-            w->gpa = page;
-            w->keyid = keyid;
-            async_safe_run_on_cpu(cs, tme_ram_convert_work,
-                                  RUN_ON_CPU_HOST_PTR(w));
-            cs->exception_index = EXCP_INTERRUPT;
-            cpu_loop_exit(cs);
-        }
-        if (!tcg_cflags_has(cs, CF_PARALLEL) || cpu_in_exclusive_context(cs)) {
-            /* Nobody else runs */
-            bool done;
-
-            qemu_mutex_lock(&tme_ram->lock);
-            done = convert_locked(rr, page, keyid);
-            qemu_mutex_unlock(&tme_ram->lock);
-            if (done) {
-                return;
-            }
-            continue;
-        }
-        if (ra) {
-            /*
-             * The instruction may hold host pointers to other pages:
-             * run it again alone, with every other vCPU stopped.
-             */
-            cpu_loop_exit_atomic(cs, ra);
-        }
-        /*
-         * No instruction to restart (code lookup, interrupt delivery, a
-         * paging-structure load): stop the others here, check again.
-         */
-        bql = bql_locked();
-        if (bql) {
-            bql_unlock();
-        }
-        running = cs->running;
-        if (running) {
-            cpu_exec_end(cs);
-        }
-        start_exclusive();
-        qemu_mutex_lock(&tme_ram->lock);
-        convert_locked(rr, page, keyid);
-        qemu_mutex_unlock(&tme_ram->lock);
-        end_exclusive();
-        if (running) {
-            cpu_exec_start(cs);
-        }
-        if (bql) {
-            bql_lock();
+            cpu_exec_wait(cs, ra);
+        } else {
+            cpu_exec_exclusive(cs, tme_ram_convert_work,
+                               RUN_ON_CPU_TARGET_PTR(
+                                   (page / PAGE) << 16 | keyid),
+                               ra);
         }
     }
 }
@@ -444,10 +365,10 @@ void tme_ram_reset(void)
         if (changed) {
             memory_region_invalidate_and_set_dirty(rr->mr, rr->offset,
                                                    rr->r.size);
+            CPU_FOREACH(cpu) {
+                tlb_flush_host_range(cpu, (uintptr_t)rr->r.host, rr->r.size);
+            }
         }
-    }
-    CPU_FOREACH(cpu) {
-        tlb_flush_stopped_cpu(cpu);
     }
     tme_ram_update_foreign();
     qemu_mutex_unlock(&tme_ram->lock);
@@ -511,37 +432,6 @@ static void access_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
     } else {
         tme_engine_read(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
     }
-}
-
-/* One part of a vCPU's page-crossing access, within one page */
-static bool straddle_access(void *host, uint16_t keyid, void *buf,
-                            size_t len, bool is_write)
-{
-    uint64_t gpa;
-    TMERamRegion *rr = region_of_host(host, &gpa);
-    bool view;
-
-    if (!rr) {
-        return false;
-    }
-    qemu_mutex_lock(&tme_ram->lock);
-    view = tme_region_owner(&rr->r, gpa & PAGE_MASK_64) != keyid;
-    if (view) {
-        access_page(rr, gpa, buf, len, is_write, keyid, false);
-    }
-    qemu_mutex_unlock(&tme_ram->lock);
-    return view;
-}
-
-bool tme_ram_straddle_read(void *host, uint16_t keyid, void *buf, size_t len)
-{
-    return straddle_access(host, keyid, buf, len, false);
-}
-
-void tme_ram_straddle_write(void *host, uint16_t keyid, const void *buf,
-                            size_t len)
-{
-    straddle_access(host, keyid, (void *)buf, len, true);
 }
 
 bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,

@@ -63,24 +63,10 @@ void tme_ram_reset(void);
 
 /*
  * TLB fill: the vCPU @cs accesses the page at @gpa through @keyid.
- * Converts the page, stopping the other vCPUs when needed; may leave
- * through cpu_loop_exit_atomic() with @ra, or cpu_loop_exit().
+ * Converts the page with the other vCPUs stopped (cpu_exec_exclusive(),
+ * which may restart the instruction at @ra or the translation).
  */
 void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra);
-
-/*
- * A vCPU's access crosses from one virtual page into the next, whose TLB
- * fill came second.  If that fill converted the physical page of the
- * first part away from the first part's KeyID @keyid (both virtual pages
- * map one physical page through two KeyIDs), the first part must not
- * use the host bytes: tme_ram_straddle_read() copies the @len bytes at
- * host address @host as @keyid sees them to @buf and returns true, and
- * a store then writes its bytes back with tme_ram_straddle_write().
- * Otherwise it returns false.
- */
-bool tme_ram_straddle_read(void *host, uint16_t keyid, void *buf, size_t len);
-void tme_ram_straddle_write(void *host, uint16_t keyid, const void *buf,
-                            size_t len);
 
 /*
  * PCONFIG changed the key of @keyid from @old: its pages read as if
