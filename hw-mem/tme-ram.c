@@ -23,7 +23,6 @@
 #include "system/memory.h"
 #include "system/address-spaces.h"
 #include "exec/cputlb.h"
-#include "accel/tcg/exclusive.h"
 #include "exec/cpu-common.h"
 #include "exec/translation-block.h"
 #include "hw/core/cpu.h"
