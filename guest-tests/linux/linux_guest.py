@@ -2,6 +2,7 @@
 """Boot a Debian kernel with a busybox initramfs in QEMU; shared helpers."""
 import os
 import re
+import select
 import subprocess
 import sys
 import time
@@ -52,11 +53,55 @@ def boot(qemu, vmlinux, initrd, cpu, smp=1, mem='512M', append='',
     cmd += list(extra_args)
     print('# ' + ' '.join(cmd), flush=True)
     t = time.monotonic()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       stdin=subprocess.DEVNULL, timeout=timeout)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=timeout)
+        out, err = p.stdout, p.stderr
+    except subprocess.TimeoutExpired as e:
+        # A guest that stops making progress: what it wrote until then
+        # is what the test shows, not a Python traceback
+        out = e.stdout or b''
+        err = (e.stderr or b'') + (b'\nthe guest did not finish in %d s, '
+                                   b'QEMU was killed' % timeout)
     wall = time.monotonic() - t
-    return (p.stdout.decode(errors='replace').replace('\r', ''), wall,
-            p.stderr.decode(errors='replace'))
+    return (out.decode(errors='replace').replace('\r', ''), wall,
+            err.decode(errors='replace'))
+
+
+class Console:
+    """The serial console of a QEMU started with -serial stdio, PIPE: its
+    lines, each with a deadline, so that a guest that stops writing (a
+    hang, a livelock) cannot block the test past its own timeout."""
+
+    def __init__(self, p):
+        self.fd = p.stdout.fileno()
+        self.buf = b''
+        self.eof = False
+
+    def readline(self, deadline):
+        """The next line, '' at the end, None if time.monotonic() passed
+        @deadline first."""
+        while b'\n' not in self.buf and not self.eof:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return None
+            d = os.read(self.fd, 65536)
+            self.eof = not d
+            self.buf += d
+        line, nl, self.buf = self.buf.partition(b'\n')
+        return (line + nl).decode(errors='replace').replace('\r', '')
+
+
+def vcpu_state(qmp):
+    """One line per vCPU: where it is (RIP, CPL, HLT), for a hang report."""
+    try:
+        regs = qmp.cmd('human-monitor-command',
+                       **{'command-line': 'info registers -a'})
+    except Exception as e:  # noqa: BLE001 - a diagnostic only
+        return ['info registers failed: %s' % e]
+    regs = regs.replace('\r', '')
+    return ['CPU#%s %s' % (c, r) for c, r in
+            re.findall(r'^CPU#(\d+)\n(?:.*\n)*?(RIP=.*)$', regs, re.M)]
 
 
 def section(text, name):
