@@ -368,9 +368,13 @@ def main():
 
     if 'b6' in R:
         w('### B6 instruction counts\n')
-        w('`valgrind --tool=callgrind` counts the instructions QEMU executes '
-          'for the B2 guest (`mem keyid=0`), so the host\'s load cannot '
-          'move the figures. Three runs per QEMU: 1 MiB with one pass '
+        w('`valgrind --tool=callgrind --toggle-collect=cpu_exec` counts the '
+          'instructions QEMU\'s vCPU thread executes in `cpu_exec()` (TCG, '
+          'its helpers and the translated code) for the B2 guest (`mem '
+          'keyid=0`): the guest\'s loops do not depend on time, so the '
+          'host\'s load cannot move "pass" and "touch" (start-up includes '
+          'SeaBIOS, whose loops poll timers: informative only). Three runs '
+          'per QEMU: 1 MiB with one pass '
           '(start-up), 33 MiB with one pass and with two. "pass" is the '
           'difference of the last two (write, read and copy over 32 MiB '
           'more); "touch" is the difference of the first two less that '
