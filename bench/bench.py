@@ -421,6 +421,62 @@ def b5_memory(cfg, R):
                'rss_bytes': res, 'metadata': meta}
 
 
+# ------------------------------------------- B6 instruction counts
+def callgrind_ir(cfg, qemu, cpu, append, tag):
+    """Instructions QEMU's vCPU thread executes in cpu_exec() for one run
+    of the benchmark guest under valgrind --tool=callgrind"""
+    out = os.path.join(cfg.work, 'callgrind-%s.out' % tag)
+    qcmd = baremetal_cmd(qemu, cfg.guest, cpu, '1G', append)
+    # bench/run's copies are wrappers (exec BIN -L DIR): count BIN itself
+    with open(qemu, 'rb') as f:
+        head = f.read(512).decode(errors='replace')
+    m = re.search(r'exec "([^"]+)" -L "([^"]+)"', head)
+    if head.startswith('#!') and m:
+        qcmd = [m.group(1), '-L', m.group(2)] + qcmd[1:]
+    # Only what the vCPU executes (cpu_exec() and below): the main loop's
+    # share depends on wall time, so on the host's load
+    cmd = ['valgrind', '--tool=callgrind', '--callgrind-out-file=' + out,
+           '--dump-instr=no', '--toggle-collect=cpu_exec'] + qcmd
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=3600)
+    if p.returncode != 1 or b'Bail out!' in p.stdout:
+        raise BenchError('B6 %s: the guest failed (status %d)\n%s' %
+                         (tag, p.returncode, p.stderr.decode()[-2000:]))
+    with open(out) as f:
+        for line in f:
+            if line.startswith('summary:') or line.startswith('totals:'):
+                ir = int(line.split()[1])
+    os.unlink(out)
+    return ir
+
+
+def b6_instructions(cfg, R):
+    """Instructions, not seconds: QEMU without TME enumerated and with TME
+    (KeyID 0) against stock, for the B2 guest.  Three runs each: 1 MiB
+    with one pass (start-up), 33 MiB with one pass and with two.  The
+    difference of the last two is one pass of write, read and copy over
+    32 MiB more; the difference of the first two, less that pass, is the
+    first touch of 64 MiB of fresh RAM (two buffers of 32 MiB)."""
+    log('B6: instruction counts under callgrind (B2 guest, 1 and 33 MiB)')
+    variants = [('stock', cfg.stock, INTEL),
+                ('patched-tme-off', cfg.patched, INTEL),
+                ('patched-tme-on', cfg.patched, TME)]
+    runs = [('start', 1, 1), ('one-pass', 33, 1), ('two-passes', 33, 2)]
+    res = {}
+    for name, qemu, cpu in variants:
+        res[name] = {}
+        for tag, mib, passes in runs:
+            res[name][tag] = callgrind_ir(
+                cfg, qemu, cpu, 'mem keyid=0 mib=%d passes=%d' % (mib, passes),
+                '%s-%s' % (name, tag))
+            log('  %-16s %-10s %d instructions' % (name, tag,
+                                                   res[name][tag]))
+        r = res[name]
+        r['pass'] = r['two-passes'] - r['one-pass']
+        r['touch'] = r['one-pass'] - r['start'] - r['pass'] * 32 // 33
+    R['b6'] = {'runs': res, 'work_mib': 32}
+
+
 # ----------------------------------------------------------------- main
 def repo_path(path):
     """@path relative to the repository, so that results name no host path"""
@@ -437,7 +493,7 @@ def main():
     ap.add_argument('--out', required=True)
     ap.add_argument('--quick', action='store_true')
     ap.add_argument('--reps', type=int)
-    ap.add_argument('--only', default='b1,b2,b3,b4,b5')
+    ap.add_argument('--only', default='b1,b2,b3,b4,b5,b6')
     cfg = ap.parse_args()
     cfg.reps = cfg.reps or (2 if cfg.quick else 15)
     cfg.guest = os.path.join(cfg.tools, 'bench-guest.elf')
@@ -469,7 +525,7 @@ def main():
         'VAES %(vaes)s' % R['machine'])
     for name, fn in [('b1', b1_boot), ('b2', b2_memory),
                      ('b3', b3_conversions), ('b4', b4_dram_save),
-                     ('b5', b5_memory)]:
+                     ('b5', b5_memory), ('b6', b6_instructions)]:
         if name in only:
             t = time.monotonic()
             fn(cfg, R)
