@@ -97,7 +97,7 @@ def machine(args):
         'host_kernel': platform.release(),
         'debian': sh(['cat', '/etc/debian_version']),
         'openssl': sh(['openssl', 'version']),
-        'nettle': sh(['dpkg-query', '-W', '-f=${Version}', 'libnettle8']),
+        'gnutls': sh(['dpkg-query', '-W', '-f=${Version}', 'libgnutls30']),
         'gcc': sh(['gcc', '-dumpfullversion']),
         'qemu_patched': sh([args.patched, '--version']).splitlines()[0],
         'qemu_patched_built': built(args.patched),

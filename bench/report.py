@@ -13,7 +13,7 @@ PAGE = 4096
 TARGET_RATIO = 1.03
 # B6: instructions with the series compiled in, TME not enumerated
 TARGET_IR_OFF = 1.002
-TARGET_B3 = 0.5
+TARGET_B3 = 0.63     # issue 13: conversions through the crypto layer
 
 
 def med(xs):
@@ -101,8 +101,12 @@ def main():
           'other processes | %.2f%%; %.2f%% of all CPUs |' %
           (R['steal_percent'], R.get('other_load_percent', 0)))
     w('| system | Debian %s, Linux %s |' % (m['debian'], m['host_kernel']))
-    w('| OpenSSL, Nettle, GCC | %s; libnettle8 %s; gcc %s |' %
-      (m['openssl'], m['nettle'], m['gcc']))
+    if 'gnutls' in m:
+        w('| OpenSSL, GnuTLS (QEMU\'s crypto backend), GCC | %s; '
+          'libgnutls30 %s; gcc %s |' % (m['openssl'], m['gnutls'], m['gcc']))
+    else:
+        w('| OpenSSL, Nettle, GCC | %s; libnettle8 %s; gcc %s |' %
+          (m['openssl'], m['nettle'], m['gcc']))
     w('| QEMU | patched: %s, built %s from this repository (HEAD %s); '
       'stock: the same pinned source without the series, same configure '
       '(`bench/build-stock`) |\n'
@@ -167,7 +171,7 @@ def main():
             summary.append(('B3', label + ' (conversions/s)',
                             'OpenSSL ' + Stat(ossl_conv).fmt('%.0f'),
                             rate.fmt('%.0f'), 'engine / OpenSSL ' + r.fmt(),
-                            '≥ %.1f' % TARGET_B3, r.med >= TARGET_B3))
+                            '≥ %.2f' % TARGET_B3, r.med >= TARGET_B3))
         chart_b3 = {'engine 1↔2': b3['engine_1_2'][1],
                     'engine 0↔1': b3['engine_0_1'][1],
                     'XTS work alone': b3['xts_pair'][1],
@@ -300,7 +304,8 @@ def main():
             w('| %s | %s | %.2f | %s |' % (label, rate.fmt('%.0f'),
                                            1e6 / rate.med, r.fmt()))
         sk = Stat([x['per_s'] for x in b['setkey']])
-        w('| `tme_xts_set_key()` alone (keys/s) | %s | %.2f | |' %
+        w('| one cipher set up, `qcrypto_cipher_new()` (keys/s) | %s | '
+          '%.2f | |' %
           (sk.fmt('%.0f'), 1e6 / sk.med))
         w('| OpenSSL, same work | %s | %.2f | 1 |\n' % (
             Stat(ossl_conv).fmt('%.0f'), 1e6 / med(ossl_conv)))
@@ -310,9 +315,11 @@ def main():
         t_ossl = 1e6 / med(ossl_conv)
         t_guest = 1e6 / b3['guest'][0].med
         w('Per conversion (µs, medians): the engine %.2f, of which its '
-          'AES-XTS work (`tme_xts_reencrypt()` with both keys expanded '
-          'beforehand) %.2f and the rest (owner, key table and key cache '
-          'look-ups) %.2f; one key expansion would cost %.2f. OpenSSL does '
+          'AES-XTS work (`qcrypto_cipher_encrypt_unit()` and '
+          '`qcrypto_cipher_decrypt_unit()` with both ciphers set up '
+          'beforehand) %.2f and the rest (owner, key table and cipher '
+          'cache look-ups) %.2f; setting up one cipher would cost %.2f. '
+          'OpenSSL does '
           'the same AES-XTS work in %.2f. End to end in the guest a '
           'conversion takes %.2f, %.2f more than in the engine: TCG\'s '
           'side (the TLB fill that finds the other owner, flushing the '
@@ -419,10 +426,10 @@ def main():
         t_conv, t_xts, t_key, t_ossl, t_guest = b3_t
         notes.append(
             'B3 bounds: OpenSSL needs %.2f µs for the AES-XTS work of a '
-            'conversion; the engine\'s AES-XTS work takes %.2f (Nettle\'s '
-            'bulk AES, which alone is faster than OpenSSL\'s XTS, plus '
-            'passes over the page for the tweaks and XORs that OpenSSL '
-            'interleaves with AES in registers), its conversion %.2f. End '
+            'conversion; the engine\'s AES-XTS work takes %.2f (one XTS '
+            'encryption and one decryption of the page by QEMU\'s crypto '
+            'layer, whose backend does each in one call), its conversion '
+            '%.2f. End '
             'to end, %.2f of the %.2f µs are TCG\'s side of a conversion, '
             'so the guest\'s rate is %.0f%% of the engine\'s.' %
             (t_ossl, t_xts, t_conv, t_guest - t_conv, t_guest,
@@ -461,7 +468,7 @@ def main():
                        TARGET_RATIO, 'target ≤ %.2f' % TARGET_RATIO))
     if 'b3' in R:
         panels.append(('conversions: engine / OpenSSL AES-XTS', chart_b3,
-                       TARGET_B3, 'target ≥ %.1f' % TARGET_B3))
+                       TARGET_B3, 'target ≥ %.2f' % TARGET_B3))
     if 'b4' in R:
         b = R['b4']['gb_per_s']
         panels.append(('B4: saving 1 GiB to /dev/null (GB/s)', {

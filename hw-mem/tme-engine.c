@@ -7,40 +7,37 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
+#include "qemu/error-report.h"
+#include "qapi/error.h"
 #include "hw/mem/tme-engine.h"
 
-#define PAGE            TME_XTS_PAGE_SIZE
-#define BLOCK           TME_XTS_BLOCK
+#define PAGE            TME_PAGE_SIZE
+#define BLOCK           TME_BLOCK_SIZE
 #define OWNER_SLOTS     (TME_KEYID_LIMIT + 2)   /* KeyIDs, then DRAM */
 
 /*
- * Expanded AES keys of recently used KeyID keys, found by the key bytes,
- * so that a conversion does not expand its keys again.
+ * The ciphers of recently used KeyID keys, found by the algorithm and
+ * the key bytes, so that a conversion does not set up its ciphers again.
  */
 #define KEY_CACHE       8
 
 typedef struct TMEKeyCacheEntry {
     uint64_t last_use;          /* 0: empty */
-    uint8_t data_key[TME_XTS_KEY_BYTES];
-    uint8_t tweak_key[TME_XTS_KEY_BYTES];
-    TMEXtsKey key;
+    TMEKeyEntry key;            /* alg, key_len and the keys */
+    QCryptoCipher *cipher;      /* NULL: the crypto layer refused the key */
 } TMEKeyCacheEntry;
 
 struct TMEEngine {
     TMEKeyTable *keys;
     bool active;                /* TME activated: KeyID 0 has a key */
-    TMEXtsKey tme_key;
+    QCryptoCipher *tme_cipher;  /* of the TME key; NULL if refused */
     uint64_t excl_base, excl_mask;
     uint64_t *owned;            /* pages per owner */
     uint64_t conversions;
     TMEKeyCacheEntry cache[KEY_CACHE];
     uint64_t uses;
 };
-
-/* How a KeyID transforms a page: not at all (NULL), or with a key */
-typedef struct TMECipher {
-    const TMEXtsKey *key;
-} TMECipher;
 
 static unsigned owner_slot(uint16_t owner)
 {
@@ -58,42 +55,86 @@ TMEEngine *tme_engine_new(TMEKeyTable *keys)
 
 void tme_engine_free(TMEEngine *e)
 {
+    unsigned i;
+
+    for (i = 0; i < KEY_CACHE; i++) {
+        qcrypto_cipher_free(e->cache[i].cipher);
+    }
+    qcrypto_cipher_free(e->tme_cipher);
     g_free(e->owned);
     memset(e->cache, 0, sizeof(e->cache));
     g_free(e);
 }
 
-/* The expanded key of a KeyID's key bytes, from the cache */
-static const TMEXtsKey *cached_key(TMEEngine *e, const TMEKeyEntry *entry)
+/*
+ * The XTS cipher of @key from the crypto layer.  NULL if the layer
+ * refuses the key (a backend in FIPS mode refuses equal halves, which
+ * the specification allows): the KeyID's pages then stay unencrypted,
+ * which keeps every view consistent, and a warning says so.
+ */
+static QCryptoCipher *new_cipher(const TMEKeyEntry *key)
+{
+    const TMEKeyAlgInfo *info = tme_key_alg_info(key->alg);
+    uint8_t k[2 * TME_KEY_FIELD_BYTES];
+    QCryptoCipher *c = NULL;
+    Error *err = NULL;
+
+    if (!info || key->key_len != info->key_bytes) {
+        error_setg(&err, "no algorithm %u with %u-byte keys", key->alg,
+                   key->key_len);
+    } else {
+        memcpy(k, key->data_key, key->key_len);
+        memcpy(k + key->key_len, key->tweak_key, key->key_len);
+        c = qcrypto_cipher_new(info->cipher, QCRYPTO_CIPHER_MODE_XTS, k,
+                               2 * key->key_len, &err);
+        memset(k, 0, sizeof(k));
+    }
+    if (!c) {
+        warn_report("TME: no cipher for a key, its pages are not "
+                    "encrypted: %s", error_get_pretty(err));
+        error_free(err);
+    }
+    return c;
+}
+
+static bool same_key(const TMEKeyEntry *a, const TMEKeyEntry *b)
+{
+    return a->alg == b->alg && a->key_len == b->key_len &&
+           a->key_len <= TME_KEY_FIELD_BYTES &&
+           !memcmp(a->data_key, b->data_key, a->key_len) &&
+           !memcmp(a->tweak_key, b->tweak_key, a->key_len);
+}
+
+/* The cipher of a KeyID's key, from the cache */
+static QCryptoCipher *cached_cipher(TMEEngine *e, const TMEKeyEntry *entry)
 {
     TMEKeyCacheEntry *c, *victim = &e->cache[0];
     unsigned i;
 
     for (i = 0; i < KEY_CACHE; i++) {
         c = &e->cache[i];
-        if (c->last_use &&
-            !memcmp(c->data_key, entry->data_key, TME_XTS_KEY_BYTES) &&
-            !memcmp(c->tweak_key, entry->tweak_key, TME_XTS_KEY_BYTES)) {
+        if (c->last_use && same_key(&c->key, entry)) {
             c->last_use = ++e->uses;
-            return &c->key;
+            return c->cipher;
         }
         if (c->last_use < victim->last_use) {
             victim = c;
         }
     }
-    memcpy(victim->data_key, entry->data_key, TME_XTS_KEY_BYTES);
-    memcpy(victim->tweak_key, entry->tweak_key, TME_XTS_KEY_BYTES);
-    tme_xts_set_key(&victim->key, entry->data_key, entry->tweak_key);
+    qcrypto_cipher_free(victim->cipher);
+    victim->key = *entry;
+    victim->cipher = new_cipher(entry);
     victim->last_use = ++e->uses;
-    return &victim->key;
+    return victim->cipher;
 }
 
-void tme_engine_set_tme_key(TMEEngine *e, const uint8_t *data_key,
-                            const uint8_t *tweak_key)
+void tme_engine_set_tme_key(TMEEngine *e, const TMEKeyEntry *key)
 {
-    e->active = data_key != NULL;
+    qcrypto_cipher_free(e->tme_cipher);
+    e->tme_cipher = NULL;
+    e->active = key != NULL;
     if (e->active) {
-        tme_xts_set_key(&e->tme_key, data_key, tweak_key);
+        e->tme_cipher = new_cipher(key);
     }
 }
 
@@ -111,24 +152,21 @@ static bool excluded(TMEEngine *e, uint64_t gpa)
 }
 
 /*
- * The cipher of @keyid for the page at @gpa; @entry, if not NULL, stands
- * for the key table entry of @keyid.  DRAM is the identity: its bytes are
- * the ciphertext already.
+ * The cipher of @keyid for the page at @gpa, NULL for the identity;
+ * @entry, if not NULL, stands for the key table entry of @keyid.  DRAM
+ * is the identity: its bytes are the ciphertext already.
  */
-static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
-                      const TMEKeyEntry *entry, TMECipher *c)
+static QCryptoCipher *cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
+                                const TMEKeyEntry *entry)
 {
+    QCryptoCipher *c = NULL;
     TMEKeyEntry tmp;
 
-    c->key = NULL;
     if (keyid == TME_OWNER_DRAM || !e->active) {
-        return;
+        return NULL;
     }
     if (keyid == 0) {
-        if (!excluded(e, gpa)) {
-            c->key = &e->tme_key;
-        }
-        return;
+        return excluded(e, gpa) ? NULL : e->tme_cipher;
     }
     if (!entry) {
         if (!e->keys || !tme_keytable_get(e->keys, keyid, &tmp)) {
@@ -138,17 +176,16 @@ static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
              * on activation (spec 6.2.1.1), outside the exclusion range,
              * which is KeyID 0's alone (4.2.4).
              */
-            c->key = &e->tme_key;
-            return;
+            return e->tme_cipher;
         }
         entry = &tmp;
     }
     switch (entry->mode) {
     case TME_KEY_MODE_TME:
-        c->key = &e->tme_key;
+        c = e->tme_cipher;
         break;
     case TME_KEY_MODE_KEYID:
-        c->key = cached_key(e, entry);
+        c = cached_cipher(e, entry);
         break;
     default:
         break;
@@ -156,6 +193,7 @@ static void cipher_of(TMEEngine *e, uint16_t keyid, uint64_t gpa,
     if (entry == &tmp) {
         memset(&tmp, 0, sizeof(tmp));
     }
+    return c;
 }
 
 void tme_region_init(TMERegion *r, uint64_t gpa, uint64_t size,
@@ -202,12 +240,26 @@ void tme_engine_remove_region(TMEEngine *e, TMERegion *r)
     }
 }
 
-/* bytes [off, off + len) of @page := D_to(E_from(bytes)) */
-static void transform(const TMECipher *from, const TMECipher *to,
+/*
+ * Bytes [off, off + len) of @page := D_to(E_from(bytes)), where NULL
+ * ciphers are the identity: the crypto layer's XTS with the page's
+ * address as the tweak, from the block at @off on
+ */
+static void transform(QCryptoCipher *from, QCryptoCipher *to,
                       uint64_t page_gpa, size_t off, size_t len,
                       uint8_t *page)
 {
-    tme_xts_reencrypt(from->key, to->key, page_gpa, off, len, page + off);
+    uint8_t iv[16] = { 0 };
+
+    stq_le_p(iv, page_gpa);
+    if (from) {
+        qcrypto_cipher_encrypt_unit(from, iv, sizeof(iv), off, page + off,
+                                    page + off, len, &error_abort);
+    }
+    if (to) {
+        qcrypto_cipher_decrypt_unit(to, iv, sizeof(iv), off, page + off,
+                                    page + off, len, &error_abort);
+    }
 }
 
 void tme_engine_convert(TMEEngine *e, TMERegion *r, uint64_t gpa,
@@ -215,14 +267,12 @@ void tme_engine_convert(TMEEngine *e, TMERegion *r, uint64_t gpa,
 {
     uint64_t page = gpa & ~(uint64_t)(PAGE - 1);
     uint16_t *o = &r->owner[(page - r->gpa) / PAGE];
-    TMECipher from, to;
 
     if (*o == new_owner) {
         return;
     }
-    cipher_of(e, *o, page, NULL, &from);
-    cipher_of(e, new_owner, page, NULL, &to);
-    transform(&from, &to, page, 0, PAGE, r->host + (page - r->gpa));
+    transform(cipher_of(e, *o, page, NULL), cipher_of(e, new_owner, page, NULL),
+              page, 0, PAGE, r->host + (page - r->gpa));
     account(e, *o, -1);
     account(e, new_owner, 1);
     *o = new_owner;
@@ -240,18 +290,18 @@ static void for_each_part(TMEEngine *e, TMERegion *r, uint64_t gpa,
         size_t n = MIN(len, PAGE - off);
         size_t a = off & ~(size_t)(BLOCK - 1);
         size_t b = ROUND_UP(off + n, BLOCK);
-        uint8_t tmp[PAGE];
+        /* Only [a, b) of it is used, and written first */
+        uint8_t tmp[PAGE] QEMU_UNINITIALIZED;
         uint8_t *host = r->host + (page - r->gpa);
         uint16_t owner = r->owner[(page - r->gpa) / PAGE];
-        TMECipher own, view;
+        QCryptoCipher *own = cipher_of(e, owner, page, NULL);
+        QCryptoCipher *view = cipher_of(e, keyid, page, NULL);
 
-        cipher_of(e, owner, page, NULL, &own);
-        cipher_of(e, keyid, page, NULL, &view);
         memcpy(tmp + a, host + a, b - a);
-        transform(&own, &view, page, a, b - a, tmp);
+        transform(own, view, page, a, b - a, tmp);
         if (write) {
             memcpy(tmp + off, buf, n);
-            transform(&view, &own, page, a, b - a, tmp);
+            transform(view, own, page, a, b - a, tmp);
             memcpy(host + a, tmp + a, b - a);
         } else {
             memcpy(buf, tmp + off, n);
@@ -277,11 +327,10 @@ void tme_engine_write(TMEEngine *e, TMERegion *r, uint64_t gpa, size_t len,
 void tme_engine_encrypt_page(TMEEngine *e, uint16_t keyid, uint64_t gpa,
                              uint8_t *page)
 {
-    TMECipher c;
+    uint64_t page_gpa = gpa & ~(uint64_t)(PAGE - 1);
 
-    cipher_of(e, keyid, gpa & ~(uint64_t)(PAGE - 1), NULL, &c);
-    tme_xts_reencrypt(c.key, NULL, gpa & ~(uint64_t)(PAGE - 1), 0, PAGE,
-                      page);
+    transform(cipher_of(e, keyid, page_gpa, NULL), NULL, page_gpa, 0, PAGE,
+              page);
 }
 
 void tme_engine_rekey_page(TMEEngine *e, TMERegion *r, uint64_t gpa,
@@ -289,11 +338,9 @@ void tme_engine_rekey_page(TMEEngine *e, TMERegion *r, uint64_t gpa,
 {
     uint64_t page = gpa & ~(uint64_t)(PAGE - 1);
     uint16_t keyid = tme_region_owner(r, page);
-    TMECipher from, to;
 
-    cipher_of(e, keyid, page, old, &from);
-    cipher_of(e, keyid, page, NULL, &to);
-    transform(&from, &to, page, 0, PAGE, r->host + (page - r->gpa));
+    transform(cipher_of(e, keyid, page, old), cipher_of(e, keyid, page, NULL),
+              page, 0, PAGE, r->host + (page - r->gpa));
     e->conversions++;
 }
 

@@ -8,15 +8,26 @@
  * Every 4 KiB page of a managed RAM region has an owner: a KeyID, whose
  * plaintext view the host bytes hold, or DRAM, when they hold the
  * ciphertext.  A page converts in place, bytes := D_new(E_old(bytes)).
- * Depends on GLib and Nettle only; the caller provides the locking and,
- * in QEMU, stops the vCPUs and invalidates their TLBs.
+ *
+ * The cipher: XTS with the algorithm of the KeyID's key
+ * entry (AES-XTS-128: key = data key || tweak key), data unit = one
+ * 4 KiB page, tweak = the page's physical address without KeyID bits
+ * as a 16-byte little-endian integer; QEMU's crypto layer computes it.
+ * XTS encrypts every 16-byte block on its own, so any 16-byte aligned
+ * part of a page can be processed alone.
+ *
+ * Depends on GLib and QEMU's crypto layer only; the caller provides the
+ * locking and, in QEMU, stops the vCPUs and invalidates their TLBs.
  */
 
 #ifndef HW_MEM_TME_ENGINE_H
 #define HW_MEM_TME_ENGINE_H
 
 #include "hw/mem/tme-keytable.h"
-#include "hw/mem/tme-xts.h"
+
+/* The data unit of the cipher, and its block */
+#define TME_PAGE_SIZE           4096
+#define TME_BLOCK_SIZE          16
 
 /* Owner of a page: a KeyID, or DRAM (the bytes are ciphertext) */
 #define TME_OWNER_DRAM          0xffff
@@ -33,9 +44,11 @@ typedef struct TMEEngine TMEEngine;
 TMEEngine *tme_engine_new(TMEKeyTable *keys);
 void tme_engine_free(TMEEngine *e);
 
-/* The TME key (KeyID 0, and KeyIDs in TME mode); NULL: not activated */
-void tme_engine_set_tme_key(TMEEngine *e, const uint8_t *data_key,
-                            const uint8_t *tweak_key);
+/*
+ * The TME key (KeyID 0, and KeyIDs in TME mode): the algorithm and the
+ * keys of @key; NULL: TME is not activated
+ */
+void tme_engine_set_tme_key(TMEEngine *e, const TMEKeyEntry *key);
 /* IA32_TME_EXCLUDE_BASE/MASK: KeyID 0 is not encrypted inside */
 void tme_engine_set_exclusion(TMEEngine *e, uint64_t base, uint64_t mask);
 
@@ -49,7 +62,7 @@ void tme_engine_remove_region(TMEEngine *e, TMERegion *r);
 
 static inline uint16_t tme_region_owner(const TMERegion *r, uint64_t gpa)
 {
-    return r->owner[(gpa - r->gpa) / TME_XTS_PAGE_SIZE];
+    return r->owner[(gpa - r->gpa) / TME_PAGE_SIZE];
 }
 
 /* Convert the page at @gpa to @new_owner in place */

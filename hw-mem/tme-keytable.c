@@ -9,6 +9,60 @@
 #include "qemu/osdep.h"
 #include "hw/mem/tme-keytable.h"
 
+static const TMEKeyAlgInfo tme_key_algs[TME_KEY_ALG__MAX] = {
+    [TME_KEY_ALG_AES_XTS_128] = {
+        .name = "aes-xts-128",
+        .cipher = QCRYPTO_CIPHER_ALGO_AES_128,
+        .key_bytes = 16,
+    },
+};
+
+const TMEKeyAlgInfo *tme_key_alg_info(unsigned alg)
+{
+    return alg < TME_KEY_ALG__MAX ? &tme_key_algs[alg] : NULL;
+}
+
+bool tme_key_alg_supported(unsigned alg)
+{
+    const TMEKeyAlgInfo *info = tme_key_alg_info(alg);
+
+    return info && qcrypto_cipher_supports(info->cipher,
+                                           QCRYPTO_CIPHER_MODE_XTS);
+}
+
+bool tme_key_entry_init(TMEKeyEntry *e, TMEKeyMode mode, unsigned alg,
+                        const uint8_t *data_key, const uint8_t *tweak_key)
+{
+    const TMEKeyAlgInfo *info = tme_key_alg_info(alg);
+
+    memset(e, 0, sizeof(*e));
+    if (!info) {
+        return false;
+    }
+    g_assert(info->key_bytes <= TME_KEY_FIELD_BYTES);
+    e->mode = mode;
+    e->alg = alg;
+    e->key_len = info->key_bytes;
+    if (data_key) {
+        memcpy(e->data_key, data_key, info->key_bytes);
+    }
+    if (tweak_key) {
+        memcpy(e->tweak_key, tweak_key, info->key_bytes);
+    }
+    return true;
+}
+
+/* An entry after reset: the TME key, the default algorithm, no key */
+static void tme_keytable_clear(TMEKeyTable *kt)
+{
+    uint32_t i;
+
+    for (i = 0; i < kt->nr_entries; i++) {
+        tme_key_entry_init(&kt->entries[i], TME_KEY_MODE_TME,
+                           TME_KEY_ALG_AES_XTS_128, NULL, NULL);
+    }
+}
+
 TMEKeyTable *tme_keytable_new(uint32_t max_keyid)
 {
     TMEKeyTable *kt = g_new0(TMEKeyTable, 1);
@@ -16,6 +70,7 @@ TMEKeyTable *tme_keytable_new(uint32_t max_keyid)
     g_assert(max_keyid <= TME_KEYID_LIMIT);
     kt->nr_entries = max_keyid + 1;
     kt->entries = g_new0(TMEKeyEntry, kt->nr_entries);
+    tme_keytable_clear(kt);
     g_mutex_init(&kt->mutex);
     return kt;
 }
@@ -31,7 +86,7 @@ void tme_keytable_free(TMEKeyTable *kt)
 void tme_keytable_reset(TMEKeyTable *kt)
 {
     g_mutex_lock(&kt->mutex);
-    memset(kt->entries, 0, kt->nr_entries * sizeof(TMEKeyEntry));
+    tme_keytable_clear(kt);
     g_mutex_unlock(&kt->mutex);
     g_atomic_int_set(&kt->lock_held, 0);
 }
@@ -68,16 +123,18 @@ bool tme_keytable_get(TMEKeyTable *kt, uint16_t keyid, TMEKeyEntry *e)
 char *tme_keytable_fingerprint(TMEKeyTable *kt, uint16_t keyid)
 {
     TMEKeyEntry e;
-    uint8_t buf[33];
+    uint8_t buf[1 + 2 * TME_KEY_FIELD_BYTES];
+    size_t n;
     char *hex;
 
     if (!tme_keytable_get(kt, keyid, &e)) {
         return NULL;
     }
+    n = MIN(e.key_len, TME_KEY_FIELD_BYTES);
     buf[0] = e.mode;
-    memcpy(buf + 1, e.data_key, 16);
-    memcpy(buf + 17, e.tweak_key, 16);
-    hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, sizeof(buf));
+    memcpy(buf + 1, e.data_key, n);
+    memcpy(buf + 1 + n, e.tweak_key, n);
+    hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, buf, 1 + 2 * n);
     memset(&e, 0, sizeof(e));
     memset(buf, 0, sizeof(buf));
     return hex;

@@ -1,5 +1,5 @@
 /*
- * MKTME: guest RAM as encrypted DRAM, for builds without Nettle or TCG
+ * MKTME: guest RAM as encrypted DRAM, for builds without TCG
  *
  * Copyright (c) 2026 The QEMU TME/MKTME authors
  *
@@ -22,9 +22,9 @@ bool tme_ram_enabled(void)
     return false;
 }
 
-void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
-                         uint64_t excl_mask, unsigned keyid_shift,
-                         unsigned keyid_bits)
+void tme_ram_set_tme_key(unsigned alg, const uint8_t *key,
+                         uint64_t excl_base, uint64_t excl_mask,
+                         unsigned keyid_shift, unsigned keyid_bits)
 {
 }
 

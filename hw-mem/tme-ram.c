@@ -34,7 +34,7 @@
 #include "hw/mem/tme-engine.h"
 #include "hw/mem/tme-ram.h"
 
-#define PAGE            TME_XTS_PAGE_SIZE
+#define PAGE            TME_PAGE_SIZE
 #define PAGE_MASK_64    (~(uint64_t)(PAGE - 1))
 
 /* A run of RAM that system memory maps linearly */
@@ -295,10 +295,13 @@ void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old)
     qemu_mutex_unlock(&tme_ram->lock);
 }
 
-void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
-                         uint64_t excl_mask, unsigned keyid_shift,
-                         unsigned keyid_bits)
+void tme_ram_set_tme_key(unsigned alg, const uint8_t *key,
+                         uint64_t excl_base, uint64_t excl_mask,
+                         unsigned keyid_shift, unsigned keyid_bits)
 {
+    const TMEKeyAlgInfo *info = tme_key_alg_info(alg);
+    TMEKeyEntry tme_key;
+
     qemu_mutex_lock(&tme_ram_blocker_lock);
     tme_ram_keyids_on = key && keyid_bits;
     qemu_mutex_unlock(&tme_ram_blocker_lock);
@@ -308,10 +311,15 @@ void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
     qemu_mutex_lock(&tme_ram->lock);
     qatomic_set(&tme_ram->keyid_shift, keyid_shift);
     qatomic_set(&tme_ram->keyid_bits, key ? keyid_bits : 0);
-    tme_engine_set_tme_key(tme_ram->engine, key,
-                           key ? key + TME_XTS_KEY_BYTES : NULL);
+    if (key) {
+        g_assert(info);
+        tme_key_entry_init(&tme_key, TME_KEY_MODE_KEYID, alg, key,
+                           key + info->key_bytes);
+    }
+    tme_engine_set_tme_key(tme_ram->engine, key ? &tme_key : NULL);
     tme_engine_set_exclusion(tme_ram->engine, excl_base, excl_mask);
     qemu_mutex_unlock(&tme_ram->lock);
+    memset(&tme_key, 0, sizeof(tme_key));
 }
 
 /*
@@ -420,8 +428,8 @@ static void access_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
             memcpy(buf, host, len);
         }
     } else if (is_write) {
-        uint64_t first = QEMU_ALIGN_DOWN(gpa, TME_XTS_BLOCK);
-        uint64_t end = QEMU_ALIGN_UP(gpa + len, TME_XTS_BLOCK);
+        uint64_t first = QEMU_ALIGN_DOWN(gpa, TME_BLOCK_SIZE);
+        uint64_t end = QEMU_ALIGN_UP(gpa + len, TME_BLOCK_SIZE);
 
         tme_engine_write(tme_ram->engine, &rr->r, gpa, len, keyid, buf);
         /* The owner sees whole 16-byte blocks change, not just @len bytes */

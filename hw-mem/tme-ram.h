@@ -43,13 +43,14 @@ void tme_ram_init(TMEKeyTable *keys);
 bool tme_ram_enabled(void);
 
 /*
- * The TME key (data key, then tweak key), NULL while TME is inactive;
- * the exclusion range; the KeyID bits of physical addresses, @keyid_bits
- * bits from bit @keyid_shift (0 bits without MKTME).
+ * The TME key of algorithm @alg (TMEKeyAlg): its data key, then its
+ * tweak key; NULL while TME is inactive.  The exclusion range; the
+ * KeyID bits of physical addresses, @keyid_bits bits from bit
+ * @keyid_shift (0 bits without MKTME).
  */
-void tme_ram_set_tme_key(const uint8_t *key, uint64_t excl_base,
-                         uint64_t excl_mask, unsigned keyid_shift,
-                         unsigned keyid_bits);
+void tme_ram_set_tme_key(unsigned alg, const uint8_t *key,
+                         uint64_t excl_base, uint64_t excl_mask,
+                         unsigned keyid_shift, unsigned keyid_bits);
 
 /*
  * Machine reset: every page is written back to DRAM under the keys of

@@ -100,7 +100,7 @@ apply_series() {
 }
 
 CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
-    --without-default-features --enable-tcg --enable-nettle --enable-slirp
+    --without-default-features --enable-tcg --enable-gnutls --enable-slirp
     --enable-fdt=system --enable-pixman --enable-vhost-user --enable-vhost-kernel
     --enable-vhost-net --enable-tools --disable-docs --disable-install-blobs
     --enable-werror)

@@ -99,8 +99,10 @@ static void tme_update_ram_key(X86TMEPackage *pkg)
                   (pkg->activate & TME_ACTIVATE_ENABLE);
     unsigned bits = extract64(pkg->activate, TME_ACTIVATE_KEYID_BITS_SHIFT, 4);
 
-    tme_ram_set_tme_key(active ? pkg->key : NULL, pkg->exclude_base,
-                        pkg->exclude_mask, pkg->phys_bits - bits, bits);
+    /* TME_ACTIVATE_POLICY is TME_POLICY_AES_XTS_128, the only policy */
+    tme_ram_set_tme_key(TME_KEY_ALG_AES_XTS_128, active ? pkg->key : NULL,
+                        pkg->exclude_base, pkg->exclude_mask,
+                        pkg->phys_bits - bits, bits);
 }
 
 static int tme_package_pre_save(void *opaque)
@@ -674,11 +676,12 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
         tme_cpu_without = true;
         return true;
     }
-#ifndef CONFIG_NETTLE
-    error_setg(errp, "TME needs QEMU built with Nettle (--enable-nettle):"
-               " it encrypts memory with AES-XTS");
-    return false;
-#endif
+    if (!tme_key_alg_supported(TME_KEY_ALG_AES_XTS_128)) {
+        error_setg(errp, "TME needs AES-XTS-128 from QEMU's crypto layer,"
+                   " which this build lacks (configure QEMU with gnutls,"
+                   " libgcrypt or nettle)");
+        return false;
+    }
     if (!tme_check_options(cpu, errp)) {
         return false;
     }

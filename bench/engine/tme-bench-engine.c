@@ -1,7 +1,7 @@
 /*
- * Benchmark of the MKTME engine core alone (no QEMU): conversions of
- * pages between KeyIDs, the AES-XTS-128 layer under them, and the
- * engine's metadata per guest page
+ * Benchmark of the MKTME engine core alone (no QEMU machine, QEMU's
+ * crypto layer): conversions of pages between KeyIDs, the AES-XTS-128
+ * work under them, and the engine's metadata per guest page
  *
  * Copyright (c) 2026 The QEMU TME/MKTME authors
  *
@@ -11,10 +11,12 @@
  *       alternate PAGES pages between KeyIDs FROM and TO (0 is the TME
  *       key, others get direct keys) with tme_engine_convert()
  *   tme-bench-engine xts SECONDS
- *       the AES-XTS work of a conversion with both keys expanded once:
- *       tme_xts_reencrypt() of a 4 KiB page
+ *       the AES-XTS work of a conversion with both ciphers set up once:
+ *       qcrypto_cipher_encrypt_unit() with one key, then
+ *       qcrypto_cipher_decrypt_unit() with the other, of a 4 KiB page
  *   tme-bench-engine setkey SECONDS
- *       tme_xts_set_key(), which the engine runs for each cipher
+ *       qcrypto_cipher_new() (and _free()) of an AES-XTS-128 cipher,
+ *       which the engine runs for each key it has not cached
  *   tme-bench-engine metadata GIB
  *       heap bytes that an engine and a region of GIB GiB allocate
  *
@@ -26,9 +28,13 @@
 #include <inttypes.h>
 #include <malloc.h>
 #include <time.h>
+#include "qemu/bswap.h"
+#include "qapi/error.h"
+#include "crypto/init.h"
 #include "hw/mem/tme-engine.h"
 
-#define PAGE            TME_XTS_PAGE_SIZE
+#define PAGE            TME_PAGE_SIZE
+#define KEY_BYTES       16              /* AES-XTS-128: each key half */
 #define BASE_GPA        0x100000000ULL
 #define MAX_KEYID       63
 
@@ -52,10 +58,13 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 
 static void set_direct_key(TMEKeyTable *kt, uint16_t keyid)
 {
-    TMEKeyEntry ent = { .mode = TME_KEY_MODE_KEYID };
+    uint8_t data[KEY_BYTES], tweak[KEY_BYTES];
+    TMEKeyEntry ent;
 
-    fill(ent.data_key, TME_XTS_KEY_BYTES, 1000 + keyid);
-    fill(ent.tweak_key, TME_XTS_KEY_BYTES, 2000 + keyid);
+    fill(data, KEY_BYTES, 1000 + keyid);
+    fill(tweak, KEY_BYTES, 2000 + keyid);
+    tme_key_entry_init(&ent, TME_KEY_MODE_KEYID, TME_KEY_ALG_AES_XTS_128,
+                       data, tweak);
     tme_keytable_set(kt, keyid, &ent);
 }
 
@@ -64,7 +73,8 @@ static int bench_convert(uint16_t from, uint16_t to, uint64_t pages,
 {
     TMEKeyTable *kt = tme_keytable_new(MAX_KEYID);
     TMEEngine *e = tme_engine_new(kt);
-    uint8_t tme_data[TME_XTS_KEY_BYTES], tme_tweak[TME_XTS_KEY_BYTES];
+    uint8_t tme_data[KEY_BYTES], tme_tweak[KEY_BYTES];
+    TMEKeyEntry tme_key;
     uint8_t *ram, *orig;
     TMERegion r;
     uint64_t n = 0, i, j, size = pages * PAGE;
@@ -79,7 +89,9 @@ static int bench_convert(uint16_t from, uint16_t to, uint64_t pages,
     }
     fill(tme_data, sizeof(tme_data), 1);
     fill(tme_tweak, sizeof(tme_tweak), 2);
-    tme_engine_set_tme_key(e, tme_data, tme_tweak);
+    tme_key_entry_init(&tme_key, TME_KEY_MODE_KEYID, TME_KEY_ALG_AES_XTS_128,
+                       tme_data, tme_tweak);
+    tme_engine_set_tme_key(e, &tme_key);
     if (from) {
         set_direct_key(kt, from);
     }
@@ -131,30 +143,39 @@ static int bench_convert(uint16_t from, uint16_t to, uint64_t pages,
     return ok ? 0 : 1;
 }
 
+static QCryptoCipher *new_xts(uint32_t seed)
+{
+    uint8_t key[2 * KEY_BYTES];
+
+    fill(key, sizeof(key), seed);
+    return qcrypto_cipher_new(QCRYPTO_CIPHER_ALGO_AES_128,
+                              QCRYPTO_CIPHER_MODE_XTS, key, sizeof(key),
+                              &error_abort);
+}
+
 /*
- * What a conversion costs in AES-XTS alone, with both keys expanded
- * once: tme_xts_reencrypt(), D_k2(E_k1(page)), as the engine calls it
+ * What a conversion costs in AES-XTS alone, with both ciphers set up
+ * once: D_k2(E_k1(page)) through the crypto layer, as the engine calls it
  */
 static int bench_xts(double seconds)
 {
-    uint8_t key[4][TME_XTS_KEY_BYTES];
     uint8_t *page = g_malloc(PAGE);
-    TMEXtsKey k1, k2;
+    QCryptoCipher *k1 = new_xts(4), *k2 = new_xts(6);
+    uint8_t iv[16] = { 0 };
     uint64_t n = 0;
     double c0, w0, c1, w1;
     int i;
 
-    for (i = 0; i < 4; i++) {
-        fill(key[i], sizeof(key[i]), 4 + i);
-    }
     fill(page, PAGE, 8);
-    tme_xts_set_key(&k1, key[0], key[1]);
-    tme_xts_set_key(&k2, key[2], key[3]);
+    stq_le_p(iv, BASE_GPA);
     c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     w0 = clock_s(CLOCK_MONOTONIC);
     do {
         for (i = 0; i < 256; i++) {
-            tme_xts_reencrypt(&k1, &k2, BASE_GPA, 0, PAGE, page);
+            qcrypto_cipher_encrypt_unit(k1, iv, sizeof(iv), 0, page, page,
+                                        PAGE, &error_abort);
+            qcrypto_cipher_decrypt_unit(k2, iv, sizeof(iv), 0, page, page,
+                                        PAGE, &error_abort);
         }
         n += 256;
         c1 = clock_s(CLOCK_THREAD_CPUTIME_ID);
@@ -164,27 +185,31 @@ static int bench_xts(double seconds)
            "\"wall_s\": %.6f, \"per_s\": %.1f, \"bytes_per_s\": %.1f}\n",
            n, c1 - c0, w1 - w0, n / (c1 - c0),
            2 * n * (double)PAGE / (c1 - c0));
+    qcrypto_cipher_free(k1);
+    qcrypto_cipher_free(k2);
     g_free(page);
     return 0;
 }
 
-/* tme_xts_set_key(): what the engine does for a KeyID's cipher */
+/* A cipher for a key: what the engine does for a key it has not cached */
 static int bench_setkey(double seconds)
 {
-    uint8_t key[2][TME_XTS_KEY_BYTES];
-    TMEXtsKey k;
+    uint8_t key[2 * KEY_BYTES];
     uint64_t n = 0;
     double c0, c1;
     int i;
 
-    fill(key[0], sizeof(key[0]), 9);
-    fill(key[1], sizeof(key[1]), 10);
+    fill(key, sizeof(key), 9);
     c0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
     do {
         for (i = 0; i < 4096; i++) {
-            key[0][0] = i;
-            tme_xts_set_key(&k, key[0], key[1]);
-            asm volatile("" : : "r"(&k) : "memory");
+            QCryptoCipher *c;
+
+            key[0] = i;
+            c = qcrypto_cipher_new(QCRYPTO_CIPHER_ALGO_AES_128,
+                                   QCRYPTO_CIPHER_MODE_XTS, key, sizeof(key),
+                                   &error_abort);
+            qcrypto_cipher_free(c);
         }
         n += 4096;
         c1 = clock_s(CLOCK_THREAD_CPUTIME_ID);
@@ -234,6 +259,7 @@ static int bench_metadata(uint64_t gib)
 
 int main(int argc, char **argv)
 {
+    qcrypto_init(&error_fatal);
     if (argc == 6 && !strcmp(argv[1], "convert")) {
         return bench_convert(atoi(argv[2]), atoi(argv[3]),
                              g_ascii_strtoull(argv[4], NULL, 0),

@@ -127,6 +127,7 @@ void helper_pconfig(CPUX86State *env)
     uint16_t keyid;
     TMEKeyTable *kt;
     TMEKeyEntry entry, old;
+    const TMEKeyAlgInfo *info;
     target_ulong addr;
     int i;
 
@@ -174,7 +175,8 @@ void helper_pconfig(CPUX86State *env)
 
     alg = KEYID_CTRL_ENC_ALG(ctrl);
     allowed = extract64(activate, 48, 16);
-    if (ctpop32(alg) != 1 || !(alg & allowed)) {
+    info = ctpop32(alg) == 1 ? tme_key_alg_info(ctz32(alg)) : NULL;
+    if (!info || !(alg & allowed)) {
         pconfig_exit(env, eflags, INVALID_ENC_ALG);
         return;
     }
@@ -191,42 +193,37 @@ void helper_pconfig(CPUX86State *env)
     tme_keytable_get(kt, keyid, &old);
     entry = old;
     entry.alg = ctz32(alg);
+    entry.key_len = info->key_bytes;
     switch (cmd) {
     case KEYID_SET_KEY_DIRECT:
-        memset(entry.data_key, 0, sizeof(entry.data_key));
-        memset(entry.tweak_key, 0, sizeof(entry.tweak_key));
-        memcpy(entry.data_key, kp + KP_KEY_FIELD_1, KP_KEY_BYTES_XTS_128);
-        memcpy(entry.tweak_key, kp + KP_KEY_FIELD_2, KP_KEY_BYTES_XTS_128);
-        entry.mode = TME_KEY_MODE_KEYID;
+        tme_key_entry_init(&entry, TME_KEY_MODE_KEYID, ctz32(alg),
+                           kp + KP_KEY_FIELD_1, kp + KP_KEY_FIELD_2);
         break;
     case KEYID_SET_KEY_RANDOM: {
-        uint8_t data[KP_KEY_BYTES_XTS_128], tweak[KP_KEY_BYTES_XTS_128];
+        uint8_t data[TME_KEY_FIELD_BYTES], tweak[TME_KEY_FIELD_BYTES];
 
         /*
          * The pseudo-code jumps past KEY_TABLE_LOCK.RELEASE() on an entropy
          * error, which would leave the table locked for good; release it.
          */
-        if (!x86_tme_random(data, sizeof(data)) ||
-            !x86_tme_random(tweak, sizeof(tweak))) {
+        if (!x86_tme_random(data, info->key_bytes) ||
+            !x86_tme_random(tweak, info->key_bytes)) {
             tme_keytable_release(kt);
             pconfig_exit(env, eflags, ENTROPY_ERROR);
             return;
         }
-        memset(entry.data_key, 0, sizeof(entry.data_key));
-        memset(entry.tweak_key, 0, sizeof(entry.tweak_key));
-        for (i = 0; i < KP_KEY_BYTES_XTS_128; i++) {
-            entry.data_key[i] = data[i] ^ kp[KP_KEY_FIELD_1 + i];
-            entry.tweak_key[i] = tweak[i] ^ kp[KP_KEY_FIELD_2 + i];
+        for (i = 0; i < info->key_bytes; i++) {
+            data[i] ^= kp[KP_KEY_FIELD_1 + i];
+            tweak[i] ^= kp[KP_KEY_FIELD_2 + i];
         }
+        tme_key_entry_init(&entry, TME_KEY_MODE_KEYID, ctz32(alg),
+                           data, tweak);
         memset(data, 0, sizeof(data));
         memset(tweak, 0, sizeof(tweak));
-        entry.mode = TME_KEY_MODE_KEYID;
         break;
     }
     case KEYID_CLEAR_KEY:
-        memset(entry.data_key, 0, sizeof(entry.data_key));
-        memset(entry.tweak_key, 0, sizeof(entry.tweak_key));
-        entry.mode = TME_KEY_MODE_TME;
+        tme_key_entry_init(&entry, TME_KEY_MODE_TME, ctz32(alg), NULL, NULL);
         break;
     case KEYID_NO_ENCRYPT:
         entry.mode = TME_KEY_MODE_NO_ENCRYPT;
