@@ -30,7 +30,8 @@
  * IEEE 1619: a load through KeyID k reads D_k(C) exactly.  Blocks whose
  * ciphertext is unknown (written under a random key) keep the
  * plaintext the writer's cipher sees; other ciphers must never show it.
- * The TME key comes from key0=<64 hex digits> (x-tme-platform-key).
+ * The TME key comes from key0=<64 hex digits> (the secret that x86-tme's
+ * x-platform-key names holds the same 32 bytes).
  *
  * Each CPU owns a 64 KiB pool, every cpus-th 16-byte block of 4 shared
  * pages (the CPUs convert those pages back and forth, and each model

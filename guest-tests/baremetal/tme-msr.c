@@ -226,7 +226,7 @@ static void test_locked(uint64_t act)
     expect_activate(act, "unchanged after the faulting writes");
 }
 
-/* The guest activates TME itself (tme-activate=off, no SMI) */
+/* The guest activates TME itself (x86-tme activate=off, no SMI) */
 /*
  * IA32_MKTME_KEYID_PARTITIONING (later revisions): present with MKTME,
  * read-only; 0 until activation enables KeyIDs, then 31:0 the MKTME
@@ -359,7 +359,7 @@ static void test_restore(void)
     test_locked(act | LOCK);
 }
 
-/* QEMU acted as the firmware (tme-activate=on) */
+/* QEMU acted as the firmware (x86-tme activate=on) */
 static void test_firmware(void)
 {
     uint64_t act = ENABLE | LOCK | SAVE_KEY;
@@ -387,7 +387,7 @@ static void test_firmware(void)
     test_core_activate(KEYID_BITS(keyid_bits));
 }
 
-/* x-tme-rng-fail=on: the RNG fails */
+/* x86-tme x-rng-fail=on: the RNG fails */
 static void test_rng_fail(void)
 {
     test_cpuid(true);

@@ -9,7 +9,7 @@
  * KeyIDs that PCONFIG never programmed use the TME key (spec 6.2.1.1), so
  * every alias of a page shows the same bytes here.
  *
- * Scenarios: mktme (tme-activate=on) | plain (MKTME not activated: the
+ * Scenarios: mktme (x86-tme activate=on) | plain (MKTME not activated: the
  * KeyID bits are ordinary address bits) | alias (KeyIDs with their own
  * keys) | dma (device DMA into a page that KeyID 1 owns) | debug (a
  * page for the debug readers of run-debug) | flows (EvictPage, AddPage
@@ -1301,7 +1301,7 @@ static void test_secret(void)
  * 1 as a resuming BIOS does) and re-enters this kernel at its PVH entry:
  * RAM above 1 MiB holds ciphertext until the key is back.
  *
- * Modes on the command line: "suspend" alone, with tme-activate=on (the
+ * Modes on the command line: "suspend" alone, with activate=on (the
  * firmware role restores the key), "suspend self save" (the guest
  * activates with bit 3 set), "suspend self" (without it: the restore
  * fails, x..x100b, and the trampoline reports the value through

@@ -549,7 +549,7 @@ static void test_firmware(void)
     test_vm86();
 }
 
-/* x-tme-rng-fail with a fixed platform key: RDSEED fails */
+/* x-rng-fail with a fixed platform key: RDSEED fails */
 static void test_entropy(void)
 {
     prepare(1, CMD_RANDOM, ALG_AES_XTS_128);
@@ -568,7 +568,7 @@ static void test_not_active(const char *why)
 }
 
 /*
- * PCONFIG on every CPU at once (6.2.4): x-tme-pconfig-delay makes each
+ * PCONFIG on every CPU at once (6.2.4): x-pconfig-delay makes each
  * PCONFIG hold KEY_TABLE_LOCK, so the others get DEVICE_BUSY and retry.
  * Every attempt uses a key of its own; each CPU records the last key it
  * programmed successfully into each KeyID.  Afterwards each KeyID must
