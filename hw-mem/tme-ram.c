@@ -52,9 +52,9 @@ typedef struct TMERam {
     TMERamRegion *regions;
     unsigned nr_regions;
     uint64_t pages;
-    uint16_t *owners;           /* of all regions, host byte order */
-    uint8_t *owner_bytes;       /* the same, for migration */
-    uint32_t owners_size;
+    uint16_t *owners;           /* of all regions */
+    int32_t mig_nr;             /* migration: regions in the stream */
+    struct TMERamMigRegion *mig;
     Notifier machine_done;
     unsigned keyid_shift;       /* KeyID bits of physical addresses */
     unsigned keyid_bits;
@@ -101,8 +101,8 @@ static void __attribute__((constructor)) tme_ram_blocker_init(void)
 static const char *tme_ram_share_conflict(bool promise, const char **hint)
 {
     if (promise || tme_ram_keyids_promised) {
-        *hint = "Use tme-keyid-bits=0 (TME without MKTME) or"
-                " tme-activate=off.\n";
+        *hint = "Use keyid-bits=0 of x86-tme (TME without MKTME) or"
+                " activate=off.\n";
         return "the firmware enables MKTME KeyIDs other than 0";
     }
     if (tme_ram_keyids_on) {
@@ -696,37 +696,190 @@ uint64_t tme_ram_conversions(void)
     return n;
 }
 
-/* Migration: the owners; the bytes travel as RAM, the keys with the CPU */
-static int tme_ram_pre_load(void *opaque)
+/*
+ * Migration: the owners of the pages; the bytes travel as RAM, the keys
+ * with the package.  Each region travels with the id of its RAMBlock
+ * and its offset there, and the destination matches them by name, not
+ * by position: both sides must map the same RAM, and a stream that does
+ * not cover every region here exactly once, or names an owner that is
+ * no KeyID here, fails to load.
+ */
+typedef struct TMERamMigRegion {
+    uint8_t idstr[256];         /* RAMBlock id, NUL-padded */
+    uint64_t offset;            /* of the region in its RAMBlock */
+    uint32_t pages;
+    uint16_t *owners;
+} TMERamMigRegion;
+
+/* A hostile stream must not make QEMU allocate without bound */
+static bool tme_ram_mig_pages_valid(void *opaque, int version_id)
 {
+    TMERamMigRegion *m = opaque;
+
+    return m->pages <= tme_ram->pages;
+}
+
+static bool tme_ram_mig_nr_valid(void *opaque, int version_id)
+{
+    TMERam *t = opaque;
+
+    return t->mig_nr >= 0 && t->mig_nr <= t->pages;
+}
+
+static const VMStateDescription vmstate_tme_ram_region = {
+    .name = "tme-ram/region",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT8_ARRAY(idstr, TMERamMigRegion, 256),
+        VMSTATE_UINT64(offset, TMERamMigRegion),
+        VMSTATE_UINT32(pages, TMERamMigRegion),
+        VMSTATE_VALIDATE("TME: more page owners than pages",
+                         tme_ram_mig_pages_valid),
+        VMSTATE_VARRAY_UINT32_ALLOC(owners, TMERamMigRegion, pages, 0,
+                                    vmstate_info_uint16, uint16_t),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static void tme_ram_mig_free(TMERam *t, bool loaded)
+{
+    int32_t i;
+
+    for (i = 0; loaded && t->mig && i < t->mig_nr; i++) {
+        g_free(t->mig[i].owners);
+    }
+    g_free(t->mig);
+    t->mig = NULL;
+    t->mig_nr = 0;
+}
+
+static void tme_ram_mig_describe(TMERamRegion *rr, TMERamMigRegion *m)
+{
+    memset(m, 0, sizeof(*m));
+    pstrcpy((char *)m->idstr, sizeof(m->idstr),
+            qemu_ram_get_idstr(rr->mr->ram_block));
+    m->offset = rr->offset;
+    m->pages = rr->r.size / PAGE;
+}
+
+static int tme_ram_pre_save(void *opaque)
+{
+    TMERam *t = opaque;
     unsigned i;
 
-    for (i = 0; i < tme_ram->nr_regions; i++) {
-        tme_engine_remove_region(tme_ram->engine, &tme_ram->regions[i].r);
+    t->mig_nr = t->nr_regions;
+    t->mig = g_new0(TMERamMigRegion, t->nr_regions);
+    for (i = 0; i < t->nr_regions; i++) {
+        tme_ram_mig_describe(&t->regions[i], &t->mig[i]);
+        t->mig[i].owners = t->regions[i].r.owner;
     }
     return 0;
+}
+
+static int tme_ram_post_save(void *opaque)
+{
+    tme_ram_mig_free(opaque, false);
+    return 0;
+}
+
+static int tme_ram_pre_load(void *opaque)
+{
+    TMERam *t = opaque;
+    unsigned i;
+
+    tme_ram_mig_free(t, true);
+    for (i = 0; i < t->nr_regions; i++) {
+        tme_engine_remove_region(t->engine, &t->regions[i].r);
+    }
+    return 0;
+}
+
+/* Copy the incoming owners of region @rr; false if the stream lacks it */
+static bool tme_ram_mig_take(TMERam *t, TMERamRegion *rr, bool *seen)
+{
+    uint32_t max_keyid = t->keys ? t->keys->nr_entries - 1 : 0;
+    TMERamMigRegion local;
+    int32_t i;
+    uint32_t p;
+
+    tme_ram_mig_describe(rr, &local);
+    for (i = 0; i < t->mig_nr; i++) {
+        TMERamMigRegion *m = &t->mig[i];
+
+        if (seen[i] || m->offset != local.offset ||
+            memcmp(m->idstr, local.idstr, sizeof(m->idstr))) {
+            continue;
+        }
+        if (m->pages != local.pages) {
+            error_report("TME: the incoming owners of RAM '%s' at offset 0x%"
+                         PRIx64 " cover %u pages, here %u", local.idstr,
+                         local.offset, m->pages, local.pages);
+            return false;
+        }
+        for (p = 0; p < m->pages; p++) {
+            if (m->owners[p] != TME_OWNER_DRAM && m->owners[p] > max_keyid) {
+                error_report("TME: an incoming page of RAM '%s' belongs to"
+                             " KeyID %u, beyond this machine's KeyIDs",
+                             local.idstr, m->owners[p]);
+                return false;
+            }
+        }
+        memcpy(rr->r.owner, m->owners, local.pages * sizeof(uint16_t));
+        seen[i] = true;
+        return true;
+    }
+    error_report("TME: the incoming stream has no page owners of RAM '%s'"
+                 " at offset 0x%" PRIx64 ": both sides must map the same"
+                 " RAM", local.idstr, local.offset);
+    return false;
 }
 
 static int tme_ram_post_load(void *opaque, int version_id)
 {
-    unsigned i;
+    TMERam *t = opaque;
+    g_autofree bool *seen = g_new0(bool, MAX(t->mig_nr, 1));
+    int ret = 0;
+    int32_t i;
+    unsigned j;
 
-    for (i = 0; i < tme_ram->nr_regions; i++) {
-        tme_engine_add_region(tme_ram->engine, &tme_ram->regions[i].r);
+    for (j = 0; j < t->nr_regions && !ret; j++) {
+        if (!tme_ram_mig_take(t, &t->regions[j], seen)) {
+            ret = -EINVAL;
+        }
+    }
+    for (i = 0; i < t->mig_nr && !ret; i++) {
+        if (!seen[i]) {
+            error_report("TME: the incoming stream has page owners of RAM"
+                         " '%.255s' at offset 0x%" PRIx64 ", which this"
+                         " machine does not map", (char *)t->mig[i].idstr,
+                         t->mig[i].offset);
+            ret = -EINVAL;
+        }
+    }
+    tme_ram_mig_free(t, true);
+    for (j = 0; j < t->nr_regions; j++) {
+        tme_engine_add_region(t->engine, &t->regions[j].r);
     }
     tme_ram_update_foreign();
-    return 0;
+    return ret;
 }
 
 static const VMStateDescription vmstate_tme_ram = {
     .name = "tme-ram",
-    .version_id = 1,
-    .minimum_version_id = 1,
+    .version_id = 2,
+    .minimum_version_id = 2,
+    .pre_save = tme_ram_pre_save,
+    .post_save = tme_ram_post_save,
     .pre_load = tme_ram_pre_load,
     .post_load = tme_ram_post_load,
     .fields = (const VMStateField[]) {
-        VMSTATE_UINT32_EQUAL(owners_size, TMERam, NULL),
-        VMSTATE_VBUFFER_UINT32(owner_bytes, TMERam, 1, NULL, owners_size),
+        VMSTATE_INT32(mig_nr, TMERam),
+        VMSTATE_VALIDATE("TME: more RAM regions than pages",
+                         tme_ram_mig_nr_valid),
+        VMSTATE_STRUCT_VARRAY_ALLOC(mig, TMERam, mig_nr, 0,
+                                    vmstate_tme_ram_region,
+                                    TMERamMigRegion),
         VMSTATE_END_OF_LIST()
     }
 };
@@ -806,8 +959,6 @@ static void tme_ram_machine_done(Notifier *n, void *unused)
     }
 
     t->owners = g_new0(uint16_t, t->pages);
-    t->owner_bytes = (uint8_t *)t->owners;
-    t->owners_size = t->pages * sizeof(uint16_t);
     for (i = 0; i < runs->len; i++) {
         TMERun *run = &g_array_index(runs, TMERun, i);
         TMERamRegion *rr = &t->regions[t->nr_regions];

@@ -28,7 +28,7 @@ TmeKeyFingerprint *qmp_x_query_tme_key_fingerprint(uint16_t keyid,
     TMEKeyEntry e;
     uint32_t max_keys;
 
-    kt = x86_tme_keytable(&max_keys);
+    kt = x86_tme_keytable(x86_tme_get(), &max_keys);
     if (!kt) {
         error_setg(errp, "the CPUs do not enumerate MKTME");
         return NULL;
@@ -56,7 +56,7 @@ TmeInfo *qmp_query_tme(Error **errp)
     TmeKeyIdInfoList **tail = &info->keyids;
     strList **algs = &info->algorithms;
 
-    x86_tme_status(&st);
+    x86_tme_status(x86_tme_get(), &st);
     info->enumerated = st.enumerated;
     info->max_keyid_bits = st.max_keyid_bits;
     info->max_keys = st.max_keys;
@@ -71,7 +71,7 @@ TmeInfo *qmp_query_tme(Error **errp)
     info->exclude_base = st.exclude_base;
     info->exclude_mask = st.exclude_mask;
 
-    kt = x86_tme_keytable(&max_keys);
+    kt = x86_tme_keytable(x86_tme_get(), &max_keys);
     for (k = 1; kt && k <= max_keys; k++) {
         TMEKeyEntry e;
         TmeKeyIdInfo *ki;

@@ -12,6 +12,8 @@
 #ifndef TARGET_I386_TME_H
 #define TARGET_I386_TME_H
 
+#include "qom/object.h"
+
 /*
  * Added by later revisions, with TDX: Linux's TDX host code
  * (arch/x86/virt/vmx/tdx/tdx.c, record_keyid_partitioning()) and Intel's
@@ -52,10 +54,14 @@
 #define TME_KEY_BYTES                   32
 
 /*
- * tme-max-keys and tme-keyid-bits take -1, their default, for a value
- * derived from tme-max-keyid-bits; every other value is checked as given
+ * max-keys and keyid-bits take -1, their default, for a value derived
+ * from max-keyid-bits; every other value is checked as given
  */
 #define TME_OPT_DERIVED                 -1
+
+/* The package: one per machine, see tme.c */
+#define TYPE_X86_TME "x86-tme"
+OBJECT_DECLARE_SIMPLE_TYPE(X86TME, X86_TME)
 
 typedef struct TMEKeyTable TMEKeyTable;
 
@@ -70,12 +76,13 @@ typedef struct X86TMEStatus {
 } X86TMEStatus;
 
 bool x86_tme_realize(X86CPU *cpu, Error **errp);
+X86TME *x86_tme_get(void);
 bool x86_tme_pconfig_state(CPUX86State *env, uint64_t *activate,
                            uint32_t *max_keys, TMEKeyTable **keys);
-bool x86_tme_random(void *buf, size_t len);
-uint32_t x86_tme_pconfig_delay_us(void);
-TMEKeyTable *x86_tme_keytable(uint32_t *max_keys);
-void x86_tme_status(X86TMEStatus *st);
+bool x86_tme_random(X86TME *tme, void *buf, size_t len);
+uint32_t x86_tme_pconfig_delay_us(X86TME *tme);
+TMEKeyTable *x86_tme_keytable(X86TME *tme, uint32_t *max_keys);
+void x86_tme_status(X86TME *tme, X86TMEStatus *st);
 void x86_tme_cpu_reset(X86CPU *cpu);
 void x86_tme_smi(X86CPU *cpu);
 bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val);

@@ -119,6 +119,7 @@ static void pconfig_exit(CPUX86State *env, int eflags, uint64_t status)
 void helper_pconfig(CPUX86State *env)
 {
     uintptr_t ra = GETPC();
+    X86TME *tme = env_archcpu(env)->tme;
     int eflags = cpu_cc_compute_all(env);
     uint8_t kp[PCONFIG_STRUCT_BYTES];
     uint64_t activate;
@@ -187,8 +188,8 @@ void helper_pconfig(CPUX86State *env)
     }
 
     /* The key table is not changed before this point */
-    if (x86_tme_pconfig_delay_us()) {
-        g_usleep(x86_tme_pconfig_delay_us());
+    if (x86_tme_pconfig_delay_us(tme)) {
+        g_usleep(x86_tme_pconfig_delay_us(tme));
     }
     tme_keytable_get(kt, keyid, &old);
     entry = old;
@@ -206,8 +207,8 @@ void helper_pconfig(CPUX86State *env)
          * The pseudo-code jumps past KEY_TABLE_LOCK.RELEASE() on an entropy
          * error, which would leave the table locked for good; release it.
          */
-        if (!x86_tme_random(data, info->key_bytes) ||
-            !x86_tme_random(tweak, info->key_bytes)) {
+        if (!x86_tme_random(tme, data, info->key_bytes) ||
+            !x86_tme_random(tme, tweak, info->key_bytes)) {
             tme_keytable_release(kt);
             pconfig_exit(env, eflags, ENTROPY_ERROR);
             return;
