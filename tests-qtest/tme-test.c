@@ -1,6 +1,6 @@
 /*
- * QTest for Intel TME/MKTME: the -cpu options, CPUID and the phys-bits
- * check
+ * QTest for Intel TME/MKTME: the tme and pconfig CPU features, the
+ * properties of the x86-tme object, CPUID and the phys-bits check
  *
  * Copyright (c) 2026 The QEMU TME/MKTME authors
  *
@@ -16,6 +16,11 @@
 
 #define CPU_INTEL   "max,vendor=GenuineIntel,phys-bits=46"
 #define CPU_TME     CPU_INTEL ",+tme,+pconfig"
+/* The package's TME options: properties of the one x86-tme object */
+#define TME_OBJ     " -object x86-tme,id=tme0,"
+#define TME_PATH    "/objects/tme0"
+/* Without -object x86-tme, a +tme CPU makes one with the defaults */
+#define TME_DEFAULT "/machine/tme"
 
 #define TME_BIT     13      /* CPUID.7.0:ECX */
 #define PCONFIG_BIT 18      /* CPUID.7.0:EDX */
@@ -36,11 +41,14 @@ static char *cpu0_path(QTestState *qts)
     return path;
 }
 
-static QObject *qom_get(QTestState *qts, const char *prop)
+/* Property @prop of the object at @path (of CPU 0 if NULL) */
+static QObject *qom_get_at(QTestState *qts, const char *path,
+                           const char *prop)
 {
-    g_autofree char *path = cpu0_path(qts);
+    g_autofree char *cpu = path ? NULL : cpu0_path(qts);
     QDict *resp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments':"
-                            " {'path': %s, 'property': %s}}", path, prop);
+                            " {'path': %s, 'property': %s}}",
+                            path ? path : cpu, prop);
     QObject *ret = qdict_get(resp, "return");
 
     g_assert(ret);
@@ -49,9 +57,15 @@ static QObject *qom_get(QTestState *qts, const char *prop)
     return ret;
 }
 
-static int64_t qom_get_int(QTestState *qts, const char *prop)
+static QObject *qom_get(QTestState *qts, const char *prop)
 {
-    QNum *n = qobject_to(QNum, qom_get(qts, prop));
+    return qom_get_at(qts, NULL, prop);
+}
+
+static int64_t qom_get_int_at(QTestState *qts, const char *path,
+                              const char *prop)
+{
+    QNum *n = qobject_to(QNum, qom_get_at(qts, path, prop));
     int64_t v;
 
     g_assert(n && qnum_get_try_int(n, &v));
@@ -59,15 +73,37 @@ static int64_t qom_get_int(QTestState *qts, const char *prop)
     return v;
 }
 
-static bool qom_get_bool(QTestState *qts, const char *prop)
+static bool qom_get_bool_at(QTestState *qts, const char *path,
+                            const char *prop)
 {
-    QBool *b = qobject_to(QBool, qom_get(qts, prop));
+    QBool *b = qobject_to(QBool, qom_get_at(qts, path, prop));
     bool v;
 
     g_assert(b);
     v = qbool_get_bool(b);
     qobject_unref(b);
     return v;
+}
+
+static int64_t qom_get_int(QTestState *qts, const char *prop)
+{
+    return qom_get_int_at(qts, NULL, prop);
+}
+
+static bool qom_get_bool(QTestState *qts, const char *prop)
+{
+    return qom_get_bool_at(qts, NULL, prop);
+}
+
+/* Whether there is an object at @path */
+static bool qom_exists(QTestState *qts, const char *path)
+{
+    QDict *resp = qtest_qmp(qts, "{'execute': 'qom-list', 'arguments':"
+                            " {'path': %s}}", path);
+    bool found = qdict_haskey(resp, "return");
+
+    qobject_unref(resp);
+    return found;
 }
 
 /* Bit @bit of the CPUID.7.0 register @reg in feature-words or filtered */
@@ -143,33 +179,51 @@ static void test_pconfig_level_too_low(void)
     qtest_quit(qts);
 }
 
+static void check_defaults(QTestState *qts, const char *path)
+{
+    g_assert_cmpint(qom_get_int_at(qts, path, "max-keyid-bits"), ==, 6);
+    g_assert_cmpint(qom_get_int_at(qts, path, "max-keys"), ==, 63);
+    g_assert_cmpint(qom_get_int_at(qts, path, "keyid-bits"), ==, 6);
+    g_assert_false(qom_get_bool_at(qts, path, "activate"));
+    g_assert_cmpint(qom_get_int_at(qts, path, "exclude-base"), ==, 0);
+    g_assert_cmpint(qom_get_int_at(qts, path, "exclude-mask"), ==, 0);
+    g_assert_false(qom_get_bool_at(qts, path, "x-rng-fail"));
+    g_assert_cmpint(qom_get_int_at(qts, path, "x-pconfig-delay"), ==, 0);
+}
+
+/* The defaults: of /machine/tme, or of an x86-tme object without options */
 static void test_option_defaults(void)
 {
     QTestState *qts = start(CPU_TME);
 
-    g_assert_cmpint(qom_get_int(qts, "tme-max-keyid-bits"), ==, 6);
-    g_assert_cmpint(qom_get_int(qts, "tme-max-keys"), ==, 63);
-    g_assert_cmpint(qom_get_int(qts, "tme-keyid-bits"), ==, 6);
-    g_assert_false(qom_get_bool(qts, "tme-activate"));
-    g_assert_cmpint(qom_get_int(qts, "tme-exclude-base"), ==, 0);
-    g_assert_cmpint(qom_get_int(qts, "tme-exclude-mask"), ==, 0);
+    check_defaults(qts, TME_DEFAULT);
+    qtest_quit(qts);
+
+    qts = start(CPU_TME " -object x86-tme,id=tme0");
+    check_defaults(qts, TME_PATH);
+    g_assert_false(qom_exists(qts, TME_DEFAULT));
+    qtest_quit(qts);
+
+    /* Without the tme feature there is no package */
+    qts = start(CPU_INTEL);
+    g_assert_false(qom_exists(qts, TME_DEFAULT));
     qtest_quit(qts);
 }
 
 static void test_option_derived(void)
 {
-    QTestState *qts = start(CPU_TME ",tme-max-keyid-bits=4,tme-activate=on");
+    QTestState *qts = start(CPU_TME TME_OBJ "max-keyid-bits=4,activate=on");
 
-    g_assert_cmpint(qom_get_int(qts, "tme-max-keys"), ==, 15);
-    g_assert_cmpint(qom_get_int(qts, "tme-keyid-bits"), ==, 4);
-    g_assert_true(qom_get_bool(qts, "tme-activate"));
+    g_assert_cmpint(qom_get_int_at(qts, TME_PATH, "max-keys"), ==, 15);
+    g_assert_cmpint(qom_get_int_at(qts, TME_PATH, "keyid-bits"), ==, 4);
+    g_assert_true(qom_get_bool_at(qts, TME_PATH, "activate"));
     qtest_quit(qts);
 
-    qts = start("max,vendor=GenuineIntel,+tme,+pconfig,phys-bits=52,"
-                "tme-max-keyid-bits=15,tme-max-keys=1000,tme-keyid-bits=2,"
-                "tme-activate=on");
-    g_assert_cmpint(qom_get_int(qts, "tme-max-keys"), ==, 1000);
-    g_assert_cmpint(qom_get_int(qts, "tme-keyid-bits"), ==, 2);
+    qts = start("max,vendor=GenuineIntel,+tme,+pconfig,phys-bits=52"
+                TME_OBJ "max-keyid-bits=15,max-keys=1000,keyid-bits=2,"
+                "activate=on");
+    g_assert_cmpint(qom_get_int_at(qts, TME_PATH, "max-keys"), ==, 1000);
+    g_assert_cmpint(qom_get_int_at(qts, TME_PATH, "keyid-bits"), ==, 2);
     qtest_quit(qts);
 }
 
@@ -177,7 +231,7 @@ static void test_option_derived(void)
 static void test_phys_bits_enough(void)
 {
     QTestState *qts = start("max,vendor=GenuineIntel,+tme,+pconfig,"
-                            "phys-bits=42,tme-activate=on");
+                            "phys-bits=42" TME_OBJ "activate=on");
 
     g_assert_cmpint(qom_get_int(qts, "phys-bits"), ==, 42);
     qtest_quit(qts);
@@ -198,7 +252,7 @@ static void expect_fingerprint_error(QTestState *qts, int keyid,
 /* The debug view of the key table: a fresh table uses the TME key */
 static void test_key_fingerprint(void)
 {
-    QTestState *qts = start(CPU_TME ",tme-max-keys=10");
+    QTestState *qts = start(CPU_TME TME_OBJ "max-keys=10");
     /* SHA-256 of 33 zero bytes: mode 0 (TME key), zero keys */
     const char *zero_fp =
         "7f9c9e31ac8256ca2f258583df262dbc7d6f68f2a03043d5c99a4ae5a7396ce9";
@@ -216,7 +270,7 @@ static void test_key_fingerprint(void)
     expect_fingerprint_error(qts, 11, "KeyID 11 is out of range");
     qtest_quit(qts);
 
-    qts = start(CPU_TME ",tme-max-keyid-bits=0");
+    qts = start(CPU_TME TME_OBJ "max-keyid-bits=0");
     expect_fingerprint_error(qts, 1, "do not enumerate MKTME");
     qtest_quit(qts);
 }
@@ -224,9 +278,9 @@ static void test_key_fingerprint(void)
 /* query-tme and info tme show what the firmware role left */
 static void test_query_tme(void)
 {
-    QTestState *qts = start(CPU_TME ",tme-activate=on,tme-keyid-bits=4,"
-                            "tme-exclude-base=0x40000000,"
-                            "tme-exclude-mask=0x3fffc0000800");
+    QTestState *qts = start(CPU_TME TME_OBJ "activate=on,keyid-bits=4,"
+                            "exclude-base=0x40000000,"
+                            "exclude-mask=0x3fffc0000800");
     QDict *resp = qtest_qmp(qts, "{'execute': 'query-tme'}");
     QDict *ret = qdict_get_qdict(resp, "return");
     QList *algs, *owners;
@@ -284,10 +338,13 @@ static void test_query_tme(void)
  * x-tme-dram-save: a page written through KeyID 0 is held in DRAM as
  * AES-XTS-128 under the TME key, tweak = its physical address.  The
  * expected image was computed with python3-cryptography for the fixed
- * platform key below and the page bytes (i * 13 + 7) & 0xff.
+ * platform key below and the page bytes (i * 13 + 7) & 0xff.  The key,
+ * 00112233445566778899aabbccddeeff (data key) then
+ * ffeeddccbbaa99887766554433221100 (tweak key), is the data of a secret
+ * object, in base64, that x-platform-key names.
  */
-#define PLATFORM_KEY    "00112233445566778899aabbccddeeff" \
-                        "ffeeddccbbaa99887766554433221100"
+#define PLATFORM_KEY    " -object secret,id=tmekey,format=base64," \
+                        "data=ABEiM0RVZneImaq7zN3u///u3cy7qpmId2ZVRDMiEQA="
 #define DRAM_PA         0x800000
 #define DRAM_CT_FIRST   "c9d3e11a9a47f7884e9a3dcf6bf77834"
 #define DRAM_CT_SHA256  \
@@ -353,8 +410,8 @@ static void test_memory_hotplug(void)
 
 static void test_dram_save(void)
 {
-    QTestState *qts = start(CPU_TME ",tme-activate=on,x-tme-platform-key="
-                            PLATFORM_KEY);
+    QTestState *qts = start(CPU_TME PLATFORM_KEY
+                            TME_OBJ "activate=on,x-platform-key=tmekey");
     g_autofree char *dir = g_dir_make_tmp("tme-test-XXXXXX", NULL);
     g_autofree char *file = g_build_filename(dir, "dram.bin", NULL);
     g_autofree char *nodir = g_build_filename(dir, "no", "dram.bin", NULL);
@@ -398,35 +455,62 @@ typedef struct Refusal {
     const char *name;
     const char *machine;
     const char *cpu;
+    const char *objects;        /* -object arguments, or NULL */
     const char *message;
+    const char *also;           /* a second part of the message, or NULL */
 } Refusal;
 
+#define SECRET_B64(id, data) "-object secret,id=" id ",format=base64,data=" data
+/* 31 and 33 zero bytes: not the 32 of a key */
+#define BYTES_31    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
+#define BYTES_33    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
 static const Refusal refusals[] = {
-    { "phys-bits-q35", "q35", "max,+tme,phys-bits=40,tme-activate=on",
-      "use phys-bits=42 or more" },
-    { "phys-bits-pc", "pc", "max,+tme,phys-bits=38",
+    { "phys-bits-q35", "q35", "max,+tme,phys-bits=40",
+      "-object x86-tme,id=tme0,activate=on", "use phys-bits=42 or more" },
+    { "phys-bits-pc", "pc", "max,+tme,phys-bits=38", NULL,
       "use phys-bits=39 or more (46 is recommended) or lower"
-      " tme-max-keyid-bits" },
-    { "phys-bits-41", "q35", "max,+tme,phys-bits=41,tme-activate=on",
+      " max-keyid-bits" },
+    { "phys-bits-41", "q35", "max,+tme,phys-bits=41",
+      "-object x86-tme,id=tme0,activate=on",
       "above the 35 address bits that 6 KeyID bits leave" },
-    { "max-keyid-bits", "q35", CPU_TME ",tme-max-keyid-bits=16",
-      "tme-max-keyid-bits must be at most 15" },
-    { "max-keyid-bits-vs-phys-bits", "q35", CPU_TME ",tme-max-keyid-bits=15",
+    { "max-keyid-bits", "q35", CPU_TME,
+      "-object x86-tme,id=tme0,max-keyid-bits=16",
+      "max-keyid-bits must be at most 15" },
+    { "max-keyid-bits-vs-phys-bits", "q35", CPU_TME,
+      "-object x86-tme,id=tme0,max-keyid-bits=15",
       "leaves fewer than 32 address bits" },
-    { "max-keys", "q35", CPU_TME ",tme-max-keys=64",
-      "tme-max-keys must be at most" },
-    { "max-keys-zero", "q35", CPU_TME ",tme-max-keys=0",
-      "tme-max-keys must not be 0" },
-    { "keyid-bits", "q35", CPU_TME ",tme-keyid-bits=7",
-      "tme-keyid-bits must be at most tme-max-keyid-bits" },
-    { "activate-without-tme", "q35", CPU_INTEL ",tme-activate=on",
+    { "max-keys", "q35", CPU_TME, "-object x86-tme,id=tme0,max-keys=64",
+      "max-keys must be at most" },
+    { "max-keys-zero", "q35", CPU_TME, "-object x86-tme,id=tme0,max-keys=0",
+      "max-keys must not be 0" },
+    { "keyid-bits", "q35", CPU_TME, "-object x86-tme,id=tme0,keyid-bits=7",
+      "keyid-bits must be at most max-keyid-bits" },
+    { "activate-without-tme", "q35", CPU_INTEL,
+      "-object x86-tme,id=tme0,activate=on", "needs the tme CPU feature" },
+    { "object-without-tme", "q35", CPU_INTEL, "-object x86-tme,id=tme0",
       "needs the tme CPU feature" },
-    { "exclude-mask", "q35", CPU_TME ",tme-exclude-mask=0x3fff00f00800",
+    { "two-objects", "q35", CPU_TME,
+      "-object x86-tme,id=tme0 -object x86-tme,id=tme1",
+      "only one x86-tme object" },
+    { "exclude-mask", "q35", CPU_TME,
+      "-object x86-tme,id=tme0,exclude-mask=0x3fff00f00800",
       "is not a valid IA32_TME_EXCLUDE_MASK" },
-    { "exclude-base", "q35", CPU_TME ",tme-exclude-base=0x1001",
+    { "exclude-base", "q35", CPU_TME,
+      "-object x86-tme,id=tme0,exclude-base=0x1001",
       "is not a valid IA32_TME_EXCLUDE_BASE" },
-    { "platform-key", "q35", CPU_TME ",x-tme-platform-key=0011",
-      "x-tme-platform-key must be 64 hex digits" },
+    { "platform-key", "q35", CPU_TME,
+      "-object x86-tme,id=tme0,x-platform-key=nosuchkey",
+      "x-platform-key: ", "nosuchkey" },
+    { "platform-key-31-bytes", "q35", CPU_TME,
+      SECRET_B64("k", BYTES_31) " -object x86-tme,id=tme0,x-platform-key=k",
+      "x-platform-key: ", "31" },
+    { "platform-key-33-bytes", "q35", CPU_TME,
+      SECRET_B64("k", BYTES_33) " -object x86-tme,id=tme0,x-platform-key=k",
+      "x-platform-key: ", "33" },
+    /* The TME options are no longer -cpu options */
+    { "old-cpu-option", "q35", CPU_TME ",tme-activate=on", NULL,
+      "tme-activate" },
 };
 
 /*
@@ -468,22 +552,37 @@ static int run_qemu_to_exit(const char **argv, char **err)
 static void test_refused(const void *opaque)
 {
     const Refusal *r = opaque;
-    const char *argv[] = {
+    const char *const head[] = {
         g_getenv("QTEST_QEMU_BINARY"), "-machine", r->machine, "-accel", "tcg",
         "-nodefaults", "-display", "none", "-S", "-monitor", "none",
-        "-cpu", r->cpu, NULL
+        "-cpu", r->cpu,
     };
+    g_auto(GStrv) objects = g_strsplit(r->objects ? r->objects : "", " ", -1);
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
     g_autofree char *err = NULL;
     int status;
+    size_t i;
 
-    g_assert_nonnull(argv[0]);
-    status = run_qemu_to_exit(argv, &err);
+    g_assert_nonnull(head[0]);
+    for (i = 0; i < ARRAY_SIZE(head); i++) {
+        g_ptr_array_add(argv, (gpointer)head[i]);
+    }
+    for (i = 0; objects[i]; i++) {
+        if (*objects[i]) {
+            g_ptr_array_add(argv, objects[i]);
+        }
+    }
+    g_ptr_array_add(argv, NULL);
+    status = run_qemu_to_exit((const char **)argv->pdata, &err);
     g_assert_true(status != -1 && WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), !=, 0);
-    if (!strstr(err, r->message)) {
+    if (!strstr(err, r->message) || (r->also && !strstr(err, r->also))) {
         g_test_message("stderr: %s", err);
     }
     g_assert_nonnull(strstr(err, r->message));
+    if (r->also) {
+        g_assert_nonnull(strstr(err, r->also));
+    }
 }
 
 int main(int argc, char **argv)
