@@ -139,16 +139,3 @@ char *tme_keytable_fingerprint(TMEKeyTable *kt, uint16_t keyid)
     memset(buf, 0, sizeof(buf));
     return hex;
 }
-
-const char *tme_key_mode_name(TMEKeyMode mode)
-{
-    switch (mode) {
-    case TME_KEY_MODE_TME:
-        return "tme-key";
-    case TME_KEY_MODE_KEYID:
-        return "keyid-key";
-    case TME_KEY_MODE_NO_ENCRYPT:
-        return "no-encrypt";
-    }
-    return "invalid";
-}

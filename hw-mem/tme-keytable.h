@@ -93,6 +93,5 @@ bool tme_keytable_get(TMEKeyTable *kt, uint16_t keyid, TMEKeyEntry *e);
  * the entry (16 bytes each for AES-XTS-128).
  */
 char *tme_keytable_fingerprint(TMEKeyTable *kt, uint16_t keyid);
-const char *tme_key_mode_name(TMEKeyMode mode);
 
 #endif

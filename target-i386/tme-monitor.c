@@ -9,6 +9,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qapi/qapi-commands-misc-i386.h"
+#include "qapi/util.h"
 #include "monitor/monitor.h"
 #include "monitor/hmp-target.h"
 #include "monitor/hmp.h"
@@ -19,6 +20,28 @@
 #include "hw/mem/tme-ram.h"
 #include "cpu.h"
 #include "tme.h"
+
+static TmeKeyIdMode tme_keyid_mode(TMEKeyMode mode)
+{
+    switch (mode) {
+    case TME_KEY_MODE_KEYID:
+        return TME_KEY_ID_MODE_KEYID_KEY;
+    case TME_KEY_MODE_NO_ENCRYPT:
+        return TME_KEY_ID_MODE_NO_ENCRYPT;
+    case TME_KEY_MODE_TME:
+    default:
+        return TME_KEY_ID_MODE_TME_KEY;
+    }
+}
+
+/* The QAPI name of an algorithm of the key table, by its name */
+static TmeAlgorithm tme_algorithm(unsigned alg)
+{
+    const TMEKeyAlgInfo *info = tme_key_alg_info(alg);
+
+    return qapi_enum_parse(&TmeAlgorithm_lookup, info ? info->name : NULL,
+                           TME_ALGORITHM_AES_XTS_128, &error_abort);
+}
 
 TmeKeyFingerprint *qmp_x_query_tme_key_fingerprint(uint16_t keyid,
                                                    Error **errp)
@@ -41,7 +64,7 @@ TmeKeyFingerprint *qmp_x_query_tme_key_fingerprint(uint16_t keyid,
     tme_keytable_get(kt, keyid, &e);
     fp = g_new0(TmeKeyFingerprint, 1);
     fp->keyid = keyid;
-    fp->mode = g_strdup(tme_key_mode_name(e.mode));
+    fp->mode = tme_keyid_mode(e.mode);
     fp->fingerprint = tme_keytable_fingerprint(kt, keyid);
     memset(&e, 0, sizeof(e));
     return fp;
@@ -54,7 +77,7 @@ TmeInfo *qmp_query_tme(Error **errp)
     TMEKeyTable *kt;
     uint32_t max_keys = 0, k;
     TmeKeyIdInfoList **tail = &info->keyids;
-    strList **algs = &info->algorithms;
+    TmeAlgorithmList **algs = &info->algorithms;
 
     x86_tme_status(x86_tme_get(), &st);
     info->enumerated = st.enumerated;
@@ -62,11 +85,12 @@ TmeInfo *qmp_query_tme(Error **errp)
     info->max_keys = st.max_keys;
     info->locked = st.activate & TME_ACTIVATE_LOCK;
     info->active = info->locked && (st.activate & TME_ACTIVATE_ENABLE);
-    info->policy = g_strdup("aes-xts-128");
+    /* TME_POLICY_AES_XTS_128 is the only policy */
+    info->policy = tme_algorithm(TME_KEY_ALG_AES_XTS_128);
     info->keyid_bits = extract64(st.activate, TME_ACTIVATE_KEYID_BITS_SHIFT,
                                  4);
     if (st.activate & TME_ACTIVATE_ALG_AES_XTS_128) {
-        QAPI_LIST_APPEND(algs, g_strdup("aes-xts-128"));
+        QAPI_LIST_APPEND(algs, tme_algorithm(TME_KEY_ALG_AES_XTS_128));
     }
     info->exclude_base = st.exclude_base;
     info->exclude_mask = st.exclude_mask;
@@ -82,7 +106,7 @@ TmeInfo *qmp_query_tme(Error **errp)
         }
         ki = g_new0(TmeKeyIdInfo, 1);
         ki->keyid = k;
-        ki->mode = g_strdup(tme_key_mode_name(e.mode));
+        ki->mode = tme_keyid_mode(e.mode);
         QAPI_LIST_APPEND(tail, ki);
         memset(&e, 0, sizeof(e));
     }
@@ -122,7 +146,8 @@ void hmp_info_tme(Monitor *mon, const QDict *qdict)
     }
     monitor_printf(mon, "TME: %s%s, policy %s\n",
                    info->active ? "active" : "not active",
-                   info->locked ? ", locked" : ", not locked", info->policy);
+                   info->locked ? ", locked" : ", not locked",
+                   TmeAlgorithm_str(info->policy));
     monitor_printf(mon, "MKTME: %u of %u KeyID bits, %u keys%s\n",
                    info->keyid_bits, info->max_keyid_bits, info->max_keys,
                    info->algorithms ? ", AES-XTS-128 allowed" : "");
@@ -135,7 +160,7 @@ void hmp_info_tme(Monitor *mon, const QDict *qdict)
     }
     for (l = info->keyids; l; l = l->next) {
         monitor_printf(mon, "KeyID %u: %s\n", l->value->keyid,
-                       l->value->mode);
+                       TmeKeyIdMode_str(l->value->mode));
     }
     if (info->has_ram_pages) {
         TmePageOwnerList *o;
