@@ -28,8 +28,12 @@ sys.path.insert(0, os.path.join(TOP, 'guest-tests', 'linux'))
 import linux_guest as lg  # noqa: E402
 from qmp_client import QMP  # noqa: E402
 
-INTEL = 'max,vendor=GenuineIntel,phys-bits=46'
-TME = INTEL + ',+tme,+pconfig,tme-activate=on'
+# The CPU of each variant as QEMU arguments: -cpu, and for TME the
+# x86-tme object (the package's TME options) with the firmware role
+INTEL_CPU = 'max,vendor=GenuineIntel,phys-bits=46'
+INTEL = ['-cpu', INTEL_CPU]
+TME = ['-cpu', INTEL_CPU + ',+tme,+pconfig',
+       '-object', 'x86-tme,id=tme0,activate=on']
 GIB = 1 << 30
 MIB = 1 << 20
 
@@ -182,10 +186,11 @@ class Guest:
 
 
 def baremetal_cmd(qemu, elf, cpu, mem, append, qmp_sock=None):
-    cmd = [qemu, '-machine', 'q35', '-m', mem, '-cpu', cpu, '-nodefaults',
-           '-display', 'none', '-serial', 'stdio', '-no-reboot',
-           '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
-           '-kernel', elf, '-append', append]
+    """@cpu: the arguments -cpu and any -object (INTEL, TME)"""
+    cmd = [qemu, '-machine', 'q35', '-m', mem] + cpu + \
+        ['-nodefaults', '-display', 'none', '-serial', 'stdio', '-no-reboot',
+         '-device', 'isa-debug-exit,iobase=0xf4,iosize=4',
+         '-kernel', elf, '-append', append]
     if qmp_sock:
         cmd += ['-qmp', 'unix:%s,server=on,wait=off' % qmp_sock]
     return cmd
@@ -402,12 +407,12 @@ def b5_memory(cfg, R):
         for name, qemu, cpu in variants:
             if os.path.exists(sock):
                 os.unlink(sock)
-            cmd = [qemu, '-machine', 'q35', '-m', '4G', '-smp', '1',
-                   '-cpu', cpu, '-nodefaults', '-display', 'none',
-                   '-serial', 'stdio', '-no-reboot', '-kernel', cfg.vmlinux,
-                   '-initrd', initrd, '-append',
-                   'console=ttyS0 loglevel=4 panic=-1',
-                   '-qmp', 'unix:%s,server=on,wait=off' % sock]
+            cmd = [qemu, '-machine', 'q35', '-m', '4G', '-smp', '1'] + \
+                cpu + ['-nodefaults', '-display', 'none',
+                       '-serial', 'stdio', '-no-reboot', '-kernel',
+                       cfg.vmlinux, '-initrd', initrd, '-append',
+                       'console=ttyS0 loglevel=4 panic=-1',
+                       '-qmp', 'unix:%s,server=on,wait=off' % sock]
             g = Guest(cmd, 600, qmp_sock=sock)
             g.wait_for('@@ ready')
             time.sleep(1)

@@ -241,7 +241,8 @@ def main():
           'its PVH note, a busybox initramfs whose init prints dmesg and '
           '/proc/cpuinfo and powers off (guest-tests/linux). Stock: `-cpu '
           'max,vendor=GenuineIntel,phys-bits=46`; patched adds '
-          '`+tme,+pconfig,tme-activate=on` and its guest reports '
+          '`+tme,+pconfig` and `-object x86-tme,id=tme0,activate=on`, and '
+          'its guest reports '
           '`x86/tme: enabled by BIOS`. Wall time from starting QEMU to its '
           'exit.\n' % (b['memory'], b['smp'], b['kernel']))
         w('| | wall s |\n|---|---|')
@@ -390,9 +391,9 @@ def main():
           'pass, scaled to 32 MiB: the guest writing %d MiB of RAM it never '
           'used, the phase whose wall time is noisy (host page faults). '
           'Stock runs `-cpu %s`; "TME not enumerated" is the patched QEMU '
-          'with the same `-cpu`, "TME on" adds `+tme,+pconfig,'
-          'tme-activate=on`.\n' % (2 * R['b6']['work_mib'],
-                                    'max,vendor=GenuineIntel,phys-bits=46'))
+          'with the same `-cpu`, "TME on" adds `+tme,+pconfig` and '
+          '`-object x86-tme,id=tme0,activate=on`.\n' %
+          (2 * R['b6']['work_mib'], 'max,vendor=GenuineIntel,phys-bits=46'))
         w('| QEMU | start | one pass (33 MiB) | two passes | pass | '
           'touch |')
         w('|---|---|---|---|---|---|')

@@ -44,9 +44,12 @@ def make_initramfs(path, extra_files=()):
 
 def boot(qemu, vmlinux, initrd, cpu, smp=1, mem='512M', append='',
          extra_args=(), timeout=600):
-    """Boot; return (console text, wall seconds, QEMU's stderr)."""
-    cmd = [qemu, '-machine', 'q35', '-m', mem, '-smp', str(smp),
-           '-cpu', cpu, '-nodefaults', '-display', 'none',
+    """Boot; return (console text, wall seconds, QEMU's stderr).  @cpu is
+    the value of -cpu, or a list of arguments: -cpu and any -object (the
+    x86-tme object)."""
+    cpu_args = ['-cpu', cpu] if isinstance(cpu, str) else list(cpu)
+    cmd = [qemu, '-machine', 'q35', '-m', mem, '-smp', str(smp)] + \
+        cpu_args + ['-nodefaults', '-display', 'none',
            '-serial', 'stdio', '-no-reboot', '-kernel', vmlinux,
            '-initrd', initrd,
            '-append', 'console=ttyS0 loglevel=4 panic=-1 ' + append]
