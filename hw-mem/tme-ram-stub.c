@@ -8,10 +8,7 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "system/address-spaces.h"
 #include "hw/mem/tme-ram.h"
-
-uint64_t tme_ram_foreign_pages;
 
 void tme_ram_init(TMEKeyTable *keys)
 {
@@ -40,36 +37,6 @@ void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old)
 {
 }
 
-bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
-                    bool is_write, MemTxAttrs attrs)
-{
-    return false;
-}
-
-bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len)
-{
-    return true;
-}
-
-hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
-{
-    return len;
-}
-
-void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
-{
-}
-
-hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
-{
-    return addr;
-}
-
-AddressSpace *tme_ram_dma_as(hwaddr addr)
-{
-    return &address_space_memory;
-}
-
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 {
     return false;
@@ -78,17 +45,6 @@ bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page)
 {
     return false;
-}
-
-bool tme_ram_add_blocker(Error **reasonp, Error **errp)
-{
-    return true;
-}
-
-void tme_ram_del_blocker(Error **reasonp)
-{
-    error_free(*reasonp);
-    *reasonp = NULL;
 }
 
 bool tme_ram_promise_keyids(Error **errp)

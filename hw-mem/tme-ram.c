@@ -62,7 +62,8 @@ typedef struct TMERam {
 } TMERam;
 
 static TMERam *tme_ram;
-uint64_t tme_ram_foreign_pages;
+
+static void keyid_window_update(unsigned shift, unsigned bits);
 
 /*
  * Pages of KeyID 0 that a device mapped directly (address_space_map())
@@ -80,50 +81,22 @@ static bool page_pinned(uint64_t page)
 }
 
 /*
- * Sharers of guest RAM (tme_ram_add_blocker) against what makes host
- * bytes differ from KeyID 0's view.  Not in TMERam: vhost netdevs are
- * created before the CPUs, which create TMERam.
+ * What makes host bytes differ from KeyID 0's view forbids sharing
+ * guest RAM (vhost, vfio: system/ram-interposer.h)
  */
-static QemuMutex tme_ram_blocker_lock;
-static GSList *tme_ram_blockers;        /* Error *, each sharer's reason */
-static bool tme_ram_keyids_promised;    /* the firmware will enable them */
-static bool tme_ram_keyids_on;          /* KeyIDs other than 0 enabled */
-
-static void __attribute__((constructor)) tme_ram_blocker_init(void)
-{
-    qemu_mutex_init(&tme_ram_blocker_lock);
-}
-
-/*
- * Why guest RAM cannot be shared now, or NULL, with a hint; with
- * @promise, as if the firmware were to enable KeyIDs.  Blocker lock held.
- */
-static const char *tme_ram_share_conflict(bool promise, const char **hint)
-{
-    if (promise || tme_ram_keyids_promised) {
-        *hint = "Use keyid-bits=0 of x86-tme (TME without MKTME) or"
-                " activate=off.\n";
-        return "the firmware enables MKTME KeyIDs other than 0";
-    }
-    if (tme_ram_keyids_on) {
-        *hint = "The guest enabled them; a reset disables them.\n";
-        return "MKTME KeyIDs other than 0 are enabled";
-    }
-    if (tme_ram && tme_ram->at_rest) {
-        *hint = "Use memory-backend-memfd for guest RAM.\n";
-        return "file-backed guest RAM holds ciphertext (TME)";
-    }
-    return NULL;
-}
-
-/* @reason cannot share guest RAM because of @conflict */
-static void tme_ram_share_error(Error **errp, const Error *reason,
-                                const char *conflict, const char *hint)
-{
-    error_setg(errp, "%s, which is not possible while %s",
-               error_get_pretty(reason), conflict);
-    error_append_hint(errp, "%s", hint);
-}
+static RamShareBan tme_ram_ban_promised = {
+    .why = "the firmware enables MKTME KeyIDs other than 0",
+    .hint = "Use keyid-bits=0 of x86-tme (TME without MKTME) or"
+            " activate=off.\n",
+};
+static RamShareBan tme_ram_ban_keyids = {
+    .why = "MKTME KeyIDs other than 0 are enabled",
+    .hint = "The guest enabled them; a reset disables them.\n",
+};
+static RamShareBan tme_ram_ban_at_rest = {
+    .why = "file-backed guest RAM holds ciphertext (TME)",
+    .hint = "Use memory-backend-memfd for guest RAM.\n",
+};
 
 bool tme_ram_enabled(void)
 {
@@ -132,7 +105,7 @@ bool tme_ram_enabled(void)
 
 static void tme_ram_update_foreign(void)
 {
-    qatomic_set(&tme_ram_foreign_pages,
+    qatomic_set(&ram_interposer_foreign_pages,
                 tme_ram->pages - tme_engine_pages_owned(tme_ram->engine, 0));
 }
 
@@ -302,9 +275,11 @@ void tme_ram_set_tme_key(unsigned alg, const uint8_t *key,
     const TMEKeyAlgInfo *info = tme_key_alg_info(alg);
     TMEKeyEntry tme_key;
 
-    qemu_mutex_lock(&tme_ram_blocker_lock);
-    tme_ram_keyids_on = key && keyid_bits;
-    qemu_mutex_unlock(&tme_ram_blocker_lock);
+    /* tme_ram_claim_keyids() forbade sharing RAM before they came on */
+    if (!key || !keyid_bits) {
+        ram_share_allow(&tme_ram_ban_keyids);
+    }
+    keyid_window_update(keyid_shift, key ? keyid_bits : 0);
     if (!tme_ram) {
         return;
     }
@@ -441,8 +416,14 @@ static void access_page(TMERamRegion *rr, uint64_t gpa, uint8_t *buf,
     }
 }
 
-bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
-                    bool is_write, MemTxAttrs attrs)
+/*
+ * Read or write @len bytes at @offset of @mr as @keyid sees them,
+ * without converting pages that another KeyID owns.  False if that part
+ * of @mr is not managed: the caller accesses the host bytes.
+ */
+static bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf,
+                           hwaddr len, bool is_write, uint16_t keyid,
+                           bool debug)
 {
     TMERamRegion *rr = region_of_mr(mr, offset);
     uint8_t *b = buf;
@@ -455,7 +436,7 @@ bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
         uint64_t gpa = rr->r.gpa + (offset - rr->offset);
         hwaddr n = MIN(len, PAGE - (gpa & (PAGE - 1)));
 
-        access_page(rr, gpa, b, n, is_write, attrs.keyid, attrs.debug);
+        access_page(rr, gpa, b, n, is_write, keyid, debug);
         offset += n;
         b += n;
         len -= n;
@@ -470,7 +451,8 @@ bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
  * tme_ram_unmap_plain().  Returns its length (all of @len for RAM that
  * is not managed).
  */
-hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
+static hwaddr tme_ram_map_plain(void *opaque, MemoryRegion *mr,
+                                hwaddr offset, hwaddr len)
 {
     TMERamRegion *rr = region_of_mr(mr, offset);
     uint64_t gpa, end, page;
@@ -496,7 +478,8 @@ hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
     return page > gpa ? MIN(page, end) - gpa : 0;
 }
 
-void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
+static void tme_ram_unmap_plain(void *opaque, MemoryRegion *mr,
+                                hwaddr offset, hwaddr len)
 {
     TMERamRegion *rr = region_of_mr(mr, offset);
     uint64_t gpa, end, page;
@@ -523,7 +506,8 @@ void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len)
     qemu_mutex_unlock(&tme_ram->lock);
 }
 
-bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len)
+static bool tme_ram_cache_direct(void *opaque, MemoryRegion *mr,
+                                 hwaddr offset, hwaddr len)
 {
     TMERamRegion *rr = region_of_mr(mr, offset);
     uint64_t gpa, end;
@@ -532,9 +516,8 @@ bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len)
     if (!rr) {
         return true;
     }
-    qemu_mutex_lock(&tme_ram_blocker_lock);
-    direct = !tme_ram_keyids_on && !tme_ram_keyids_promised;
-    qemu_mutex_unlock(&tme_ram_blocker_lock);
+    direct = !qatomic_read(&tme_ram_ban_keyids.active) &&
+             !qatomic_read(&tme_ram_ban_promised.active);
     if (!direct || len > rr->r.size - (offset - rr->offset)) {
         return false;
     }
@@ -548,49 +531,65 @@ bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len)
     return direct;
 }
 
-hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs)
+/* The interposer: what is not a vCPU's access sees RAM through it */
+static bool tme_ram_interposer_access(void *opaque, MemoryRegion *mr,
+                                      hwaddr offset, void *buf, hwaddr len,
+                                      bool is_write, MemTxAttrs attrs)
 {
-    unsigned shift, bits;
-
-    if (!tme_ram_enabled()) {
-        return addr;
-    }
-    /* Set at activation; a debugger racing with it sees either state */
-    bits = qatomic_read(&tme_ram->keyid_bits);
-    shift = qatomic_read(&tme_ram->keyid_shift);
-    if (!bits) {
-        return addr;
-    }
-    attrs->keyid = extract64(addr, shift, bits);
-    return addr & ~MAKE_64BIT_MASK(shift, bits);
+    return tme_ram_access(mr, offset, buf, len, is_write, attrs.mem_context,
+                          attrs.debug);
 }
 
+static const RamInterposerOps tme_ram_interposer = {
+    .access = tme_ram_interposer_access,
+    .map = tme_ram_map_plain,
+    .unmap = tme_ram_unmap_plain,
+    .cache_direct = tme_ram_cache_direct,
+    .what = "TME encrypts guest RAM",
+};
+
 /*
- * DMA through an IOMMU with the KeyID bits of a KeyID other than 0: a
- * window over all physical addresses whose accesses reach RAM without
- * the KeyID bits, through that KeyID (tme_ram_access() by way of
- * address_space_rw()).  Only RAM: a KeyID must not carry a DMA past an
- * IOMMU's checks of MMIO and interrupt addresses.
+ * Physical addresses with KeyID bits (spec 5.1) that do not come from a
+ * vCPU's page walk: DMA through an IOMMU whose tables carry KeyIDs (spec
+ * 7.8), the IOMMU's own table reads, debuggers (xp, pmemsave, gdb).  A
+ * window over the KeyID-bit range of system memory, mapped while KeyIDs
+ * are enabled, takes them: an access reaches RAM at the address without
+ * its KeyID bits, through that KeyID, and changes no page's owner.  Only
+ * RAM: a KeyID must not carry a DMA past an IOMMU's checks of MMIO and
+ * interrupt addresses.  Nothing else lives there: guest RAM and the
+ * 64-bit PCI hole end below it (x86_tme_check_address_space()).
  */
 static MemoryRegion keyid_window;
-static AddressSpace keyid_window_as;
+static bool keyid_window_mapped;
 
 static MemTxResult keyid_window_access(hwaddr addr, void *buf, unsigned size,
                                        bool is_write, MemTxAttrs attrs)
 {
+    unsigned shift = qatomic_read(&tme_ram->keyid_shift);
+    unsigned bits = qatomic_read(&tme_ram->keyid_bits);
+    uint16_t keyid;
     MemoryRegion *mr;
     hwaddr xlat, len = size;
 
-    addr = tme_ram_debug_addr(addr, &attrs);
+    addr += keyid_window.addr;
+    keyid = extract64(addr, shift, bits);
+    addr &= ~MAKE_64BIT_MASK(shift, bits);
     RCU_READ_LOCK_GUARD();
     mr = address_space_translate(&address_space_memory, addr, &xlat, &len,
                                  is_write, attrs);
-    if (len < size || !memory_region_supports_direct_access(mr) ||
+    if (!bits || len < size || !memory_region_supports_direct_access(mr) ||
         memory_region_is_romd(mr)) {
         return MEMTX_DECODE_ERROR;
     }
-    return address_space_rw(&address_space_memory, addr, attrs, buf, size,
-                            is_write);
+    if (!tme_ram_access(mr, xlat, buf, size, is_write, keyid, attrs.debug)) {
+        /* RAM the layer does not manage: no KeyID changes it */
+        return address_space_rw(&address_space_memory, addr, attrs, buf,
+                                size, is_write);
+    }
+    if (is_write) {
+        memory_region_invalidate_and_set_dirty(mr, xlat, size);
+    }
+    return MEMTX_OK;
 }
 
 static MemTxResult keyid_window_read(void *opaque, hwaddr addr,
@@ -630,28 +629,42 @@ static const MemoryRegionOps keyid_window_ops = {
     },
 };
 
+/*
+ * Map the window over the KeyID bits now enabled: [2^@shift,
+ * 2^(@shift + @bits)); none without KeyID bits.  Takes the BQL.
+ */
+static void keyid_window_update(unsigned shift, unsigned bits)
+{
+    uint64_t base = 1ULL << shift;
+
+    BQL_LOCK_GUARD();
+    memory_region_transaction_begin();
+    if (keyid_window_mapped) {
+        memory_region_del_subregion(get_system_memory(), &keyid_window);
+        keyid_window_mapped = false;
+    }
+    if (bits && tme_ram) {
+        memory_region_set_size(&keyid_window,
+                               (1ULL << (shift + bits)) - base);
+        memory_region_add_subregion_overlap(get_system_memory(), base,
+                                            &keyid_window, 1);
+        keyid_window_mapped = true;
+    }
+    memory_region_transaction_commit();
+}
+
 static void keyid_window_init(void)
 {
     memory_region_init_io(&keyid_window, NULL, &keyid_window_ops, NULL,
-                          "tme-keyid-window", UINT64_MAX);
-    address_space_init(&keyid_window_as, &keyid_window, "tme-keyid-dma");
-}
-
-AddressSpace *tme_ram_dma_as(hwaddr addr)
-{
-    MemTxAttrs attrs = {};
-
-    tme_ram_debug_addr(addr, &attrs);
-    return attrs.keyid ? &keyid_window_as : &address_space_memory;
+                          "tme-keyid-window", 1);
 }
 
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len)
 {
     TMERamRegion *rr = region_of_gpa(gpa);
-    MemTxAttrs attrs = { .debug = 1, .keyid = keyid };
 
     return rr && tme_ram_access(rr->mr, rr->offset + (gpa - rr->r.gpa), buf,
-                                len, false, attrs);
+                                len, false, keyid, true);
 }
 
 bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page)
@@ -985,69 +998,32 @@ static void tme_ram_machine_done(Notifier *n, void *unused)
         t->nr_regions++;
     }
     if (t->at_rest) {
-        const char *conflict, *hint;
-
-        QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
-        conflict = tme_ram_share_conflict(false, &hint);
-        if (tme_ram_blockers) {
-            tme_ram_share_error(&error_fatal, tme_ram_blockers->data,
-                                conflict, hint);
-        }
+        ram_share_forbid(&tme_ram_ban_at_rest, &error_fatal);
+    }
+    ram_interposer_register(&tme_ram_interposer, t);
+    for (i = 0; i < t->nr_regions; i++) {
+        memory_region_set_interposed(t->regions[i].mr, true);
     }
     tme_ram_update_foreign();
     qemu_add_vm_change_state_handler(tme_ram_vm_state, NULL);
     vmstate_register(NULL, 0, &vmstate_tme_ram, t);
 }
 
-bool tme_ram_add_blocker(Error **reasonp, Error **errp)
-{
-    const char *conflict, *hint;
-
-    QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
-    conflict = tme_ram_share_conflict(false, &hint);
-    if (conflict) {
-        tme_ram_share_error(errp, *reasonp, conflict, hint);
-        error_free(*reasonp);
-        *reasonp = NULL;
-        return false;
-    }
-    tme_ram_blockers = g_slist_prepend(tme_ram_blockers, *reasonp);
-    return true;
-}
-
-void tme_ram_del_blocker(Error **reasonp)
-{
-    if (*reasonp) {
-        QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
-        tme_ram_blockers = g_slist_remove(tme_ram_blockers, *reasonp);
-        error_free(*reasonp);
-        *reasonp = NULL;
-    }
-}
-
 bool tme_ram_promise_keyids(Error **errp)
 {
-    const char *conflict, *hint;
-
-    QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
-    if (tme_ram_blockers) {
-        conflict = tme_ram_share_conflict(true, &hint);
-        tme_ram_share_error(errp, tme_ram_blockers->data, conflict, hint);
-        return false;
-    }
-    tme_ram_keyids_promised = true;
-    return true;
+    return ram_share_forbid(&tme_ram_ban_promised, errp);
 }
 
 bool tme_ram_claim_keyids(void)
 {
-    QEMU_LOCK_GUARD(&tme_ram_blocker_lock);
-    if (tme_ram_blockers) {
+    Error *err = NULL;
+
+    if (!ram_share_forbid(&tme_ram_ban_keyids, &err)) {
         warn_report_once("MKTME KeyIDs other than 0 stay disabled: %s",
-                         error_get_pretty(tme_ram_blockers->data));
+                         error_get_pretty(err));
+        error_free(err);
         return false;
     }
-    tme_ram_keyids_on = true;
     return true;
 }
 

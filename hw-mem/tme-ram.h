@@ -24,18 +24,14 @@
 /* The owner that tme_ram_view() calls DRAM (tme-engine.h's) */
 #define TME_RAM_DRAM            0xffff
 
-/* tme_ram_foreign_pages (system/memory.h) is 0 while TME costs nothing */
-
-/* Whether an access through @keyid must check the page's owner */
+/*
+ * Whether a vCPU's access through @keyid must check the page's owner:
+ * while KeyID 0 owns every page (ram_interposer_foreign_pages is 0), TME
+ * costs nothing
+ */
 static inline bool tme_ram_check_needed(uint16_t keyid)
 {
-    return keyid != 0 || qatomic_read(&tme_ram_foreign_pages) != 0;
-}
-
-/* Whether an access to RAM with @attrs must go through tme_ram_access() */
-static inline bool tme_ram_access_needed(MemTxAttrs attrs)
-{
-    return attrs.keyid || qatomic_read(&tme_ram_foreign_pages) != 0;
+    return keyid != 0 || qatomic_read(&ram_interposer_foreign_pages) != 0;
 }
 
 /* Manage the machine's RAM (called once, when TME is enumerated) */
@@ -76,51 +72,11 @@ void tme_ram_fill(CPUState *cs, hwaddr gpa, uint16_t keyid, uintptr_t ra);
 void tme_ram_rekey(uint16_t keyid, const TMEKeyEntry *old);
 
 /*
- * Accesses that are not a vCPU's loads and stores: read or write @len
- * bytes at @offset of @mr as KeyID attrs.keyid sees them (0 for device
- * DMA, the loader and migration; debuggers may set another), without
- * converting pages that another KeyID owns.  False if @mr is not
- * managed: the caller accesses the host bytes.
- */
-bool tme_ram_access(MemoryRegion *mr, hwaddr offset, void *buf, hwaddr len,
-                    bool is_write, MemTxAttrs attrs);
-
-/*
- * A cache of guest memory that a device keeps for long (virtio's rings,
- * address_space_cache_init()) may use the host bytes of [@offset,
- * @offset + @len) of @mr: true if @mr is not managed, or if KeyID 0 owns
- * those pages and no KeyID other than 0 is or will be enabled.  Once
- * KeyIDs are enabled any page may convert while the cache lives, so the
- * device must go through tme_ram_access() to see KeyID 0's view.
- */
-bool tme_ram_cache_direct(MemoryRegion *mr, hwaddr offset, hwaddr len);
-/*
- * A device maps RAM directly: the part KeyID 0 owns stays KeyID 0's
- * until unmapped (pinned); returns its length
- */
-hwaddr tme_ram_map_plain(MemoryRegion *mr, hwaddr offset, hwaddr len);
-void tme_ram_unmap_plain(MemoryRegion *mr, hwaddr offset, hwaddr len);
-
-/*
- * Debug accesses to a physical address (xp, pmemsave): move the KeyID
- * bits of @addr, if MKTME is active, to attrs->keyid.
- */
-hwaddr tme_ram_debug_addr(hwaddr addr, MemTxAttrs *attrs);
-
-/*
- * Devices behind an IOMMU (spec 7.8: software puts KeyIDs into the
- * physical addresses of the IOMMU's tables and translations): the
- * address space in which a DMA to physical address @addr, KeyID bits
- * included, sees memory through that KeyID without converting pages.
- * System memory for KeyID 0 and while MKTME is inactive; for another
- * KeyID one that reaches RAM only.
- */
-AddressSpace *tme_ram_dma_as(hwaddr addr);
-
-/*
  * Read @len bytes at @gpa as @keyid sees them, or as DRAM holds them
- * (keyid TME_RAM_DRAM), without converting pages: tme_ram_access() by
- * physical address.  False if not managed RAM.
+ * (keyid TME_RAM_DRAM), without converting pages.  False if not managed
+ * RAM.  Everything else that is not a vCPU's access sees RAM through
+ * the RAM interposer (system/ram-interposer.h) that the layer registers,
+ * and through a window over the KeyID bits of physical addresses.
  */
 bool tme_ram_view(hwaddr gpa, uint16_t keyid, void *buf, hwaddr len);
 
@@ -133,17 +89,12 @@ bool tme_ram_encrypt_page(hwaddr gpa, uint8_t *page);
 
 /*
  * vhost and vfio give guest RAM's host bytes to other processes and to
- * devices, which must see what KeyID 0 sees: the host bytes of a page
- * that another KeyID or DRAM owns hold something else.  Such a sharer
- * registers @reasonp, which says what shares RAM, for as long as it
- * shares it.  tme_ram_add_blocker() fails with @errp, and frees
- * *@reasonp, while KeyIDs other than 0 are enabled or promised, or
- * file-backed RAM is managed; while a blocker exists those fail.
+ * devices, which must see what KeyID 0 sees (ram_share_begin()): enabled
+ * KeyIDs other than 0 forbid it, and so does managed file-backed RAM.
+ *
+ * The firmware role will enable KeyIDs other than 0 at every reset:
+ * false, with @errp, if RAM is shared.
  */
-bool tme_ram_add_blocker(Error **reasonp, Error **errp);
-void tme_ram_del_blocker(Error **reasonp);
-
-/* The firmware role will enable KeyIDs other than 0 at every reset */
 bool tme_ram_promise_keyids(Error **errp);
 
 /*

@@ -24,6 +24,7 @@
 #include "qemu/error-report.h"
 #include "qemu/cutils.h"
 #include "qemu/guest-random.h"
+#include "qemu/main-loop.h"
 #include "qemu/thread.h"
 #include "qom/object.h"
 #include "qom/object_interfaces.h"
@@ -404,6 +405,11 @@ bool x86_tme_wrmsr(CPUX86State *env, uint32_t msr, uint64_t val)
         return false;
     }
 
+    /*
+     * Activation maps the window over the KeyID bits into system memory:
+     * the BQL comes before the package lock, as on reset
+     */
+    BQL_LOCK_GUARD();
     qemu_mutex_lock(&tme->lock);
     switch (msr) {
     case MSR_IA32_TME_CAPABILITY:
