@@ -778,6 +778,15 @@ static bool x86_tme_check_options(X86TME *tme, Error **errp)
 
 static void x86_tme_complete(UserCreatable *uc, Error **errp)
 {
+    bool ambiguous = false;
+
+    /* object-add, or a second -object: there is one package */
+    object_resolve_path_type("", TYPE_X86_TME, &ambiguous);
+    if (ambiguous) {
+        error_setg(errp, "a machine has only one x86-tme object (one"
+                   " package)");
+        return;
+    }
     x86_tme_check_options(X86_TME(uc), errp);
 }
 
