@@ -571,6 +571,15 @@ static MemTxResult keyid_window_access(hwaddr addr, void *buf, unsigned size,
     MemoryRegion *mr;
     hwaddr xlat, len = size;
 
+    /*
+     * Not a vCPU's own access: its page walk removes the KeyID bits once
+     * its core enables them (MK_TME_CORE_ACTIVATE), and before that they
+     * are address bits, of an address where nothing is.  Devices (with
+     * unspecified attributes or a requester ID) and debuggers come in.
+     */
+    if (!attrs.unspecified && !attrs.debug && !attrs.requester_id) {
+        return MEMTX_DECODE_ERROR;
+    }
     addr += keyid_window.addr;
     keyid = extract64(addr, shift, bits);
     addr &= ~MAKE_64BIT_MASK(shift, bits);
