@@ -65,6 +65,7 @@ qemu_path_of() {
     hw-mem/*)      echo "hw/mem/${1#hw-mem/}" ;;
     tests-qtest/*) echo "tests/qtest/${1#tests-qtest/}" ;;
     docs/*)        echo "docs/system/i386/${1#docs/}" ;;
+    docs-devel/*)  echo "docs/devel/${1#docs-devel/}" ;;
     stubs/*)       echo "$1" ;;
     *) return 1 ;;
     esac
