@@ -15,13 +15,18 @@
 #include "cpu.h"
 #include "tme.h"
 
-bool x86_tme_realize(X86CPU *cpu, Error **errp)
+bool x86_tme_precheck(X86CPU *cpu, Error **errp)
 {
     if (cpu->env.features[FEAT_7_0_ECX] & CPUID_7_0_ECX_TME) {
         error_setg(errp, "TME is emulated with TCG only, and this QEMU was"
                    " built without it (CONFIG_X86_TME)");
         return false;
     }
+    return true;
+}
+
+bool x86_tme_realize(X86CPU *cpu, Error **errp)
+{
     return true;
 }
 

@@ -912,6 +912,18 @@ static bool x86_tme_cpu_without(X86CPU *cpu)
     return false;
 }
 
+bool x86_tme_precheck(X86CPU *cpu, Error **errp)
+{
+    if ((cpu->env.features[FEAT_7_0_ECX] & CPUID_7_0_ECX_TME) &&
+        !tme_key_alg_supported(TME_KEY_ALG_AES_XTS_128)) {
+        error_setg(errp, "TME needs AES-XTS-128 from QEMU's crypto layer,"
+                   " which this build lacks (configure QEMU with gnutls,"
+                   " libgcrypt or nettle)");
+        return false;
+    }
+    return true;
+}
+
 bool x86_tme_realize(X86CPU *cpu, Error **errp)
 {
     CPUX86State *env = &cpu->env;
@@ -934,12 +946,6 @@ bool x86_tme_realize(X86CPU *cpu, Error **errp)
             return false;
         }
         return true;
-    }
-    if (!tme_key_alg_supported(TME_KEY_ALG_AES_XTS_128)) {
-        error_setg(errp, "TME needs AES-XTS-128 from QEMU's crypto layer,"
-                   " which this build lacks (configure QEMU with gnutls,"
-                   " libgcrypt or nettle)");
-        return false;
     }
     if (x86_tme_cpu_without(cpu)) {
         error_setg(errp, "all CPUs of a machine must have the tme CPU"

@@ -75,6 +75,11 @@ typedef struct X86TMEStatus {
     uint64_t exclude_mask;
 } X86TMEStatus;
 
+/*
+ * Whether a CPU may have the tme feature in this build, checked before
+ * anything of the CPU is realized; x86_tme_realize() binds it later
+ */
+bool x86_tme_precheck(X86CPU *cpu, Error **errp);
 bool x86_tme_realize(X86CPU *cpu, Error **errp);
 X86TME *x86_tme_get(void);
 bool x86_tme_pconfig_state(CPUX86State *env, uint64_t *activate,
