@@ -206,7 +206,7 @@ def main():
     # ---------------------------------------------------------------- B6
     if 'b6' in R:
         b = R['b6']
-        st = b['runs']['stock']
+        ir_stock = b['runs']['stock']
         for n, label, tgt in (('patched-tme-off', 'TME not enumerated',
                                TARGET_IR_OFF),
                               ('patched-tme-on', 'TME on, KeyID 0', None)):
@@ -216,9 +216,9 @@ def main():
                                ('touch', 'first touch of %d MiB of fresh RAM'
                                 % (2 * b['work_mib'])),
                                ('start', 'start-up and a 1 MiB run')):
-                r = pr[part] / st[part]
+                r = pr[part] / ir_stock[part]
                 summary.append(('B6', 'instructions (callgrind), %s: %s' %
-                                (label, what), '{:,}'.format(st[part]),
+                                (label, what), '{:,}'.format(ir_stock[part]),
                                 '{:,}'.format(pr[part]), '%.4f' % r,
                                 '≤ %.3f' % tgt if tgt else '—',
                                 r <= tgt if tgt and part != 'start'
