@@ -85,7 +85,7 @@ def machine(args):
         mem_kb = int(f.readline().split()[1])
     head = sh(['git', '-C', TOP, 'rev-parse', '--short', 'HEAD'])
     dirty = sh(['git', '-C', TOP, 'status', '--porcelain', '--',
-                'patches', 'hw-mem', 'target-i386'])
+                'patches'])
     return {
         'cpu_model': info.get('Model name', platform.processor()),
         'cpus_online': os.cpu_count(),

@@ -367,7 +367,7 @@ def main():
           'a region of 4 GiB allocates, with the allocator\'s overhead): '
           '%d bytes for %d pages = %.4f bytes per page, and %d bytes per '
           'engine whatever the guest size (page counts of all 32768 '
-          'possible owners). QEMU\'s glue (hw-mem/tme-ram.c) keeps the '
+          'possible owners). QEMU\'s glue (hw/mem/tme-ram.c) keeps the '
           'same one 16-bit owner per page, in one array for all regions.\n'
           % (b['kernel'], b['guest_memory'], Stat(s).fmt('%.1f', 2**-20),
              Stat(p).fmt('%.1f', 2**-20), (med(p) - med(s)) / 2**20,

@@ -55,41 +55,29 @@ as_root() {
     fi
 }
 
-# Where a new file of this repository goes in the QEMU tree.  Headers of
-# hw-mem are public (include/hw/mem), everything else keeps its relative
-# path under the folder's QEMU counterpart (stubs/ is stubs/ in QEMU).
-qemu_path_of() {
-    case "$1" in
-    target-i386/*) echo "target/i386/${1#target-i386/}" ;;
-    hw-mem/*.h)    echo "include/hw/mem/${1#hw-mem/}" ;;
-    hw-mem/*)      echo "hw/mem/${1#hw-mem/}" ;;
-    tests-qtest/*) echo "tests/qtest/${1#tests-qtest/}" ;;
-    docs/*)        echo "docs/system/i386/${1#docs/}" ;;
-    docs-devel/*)  echo "docs/devel/${1#docs-devel/}" ;;
-    stubs/*)       echo "$1" ;;
-    *) return 1 ;;
-    esac
+# A git tree of the pristine source at DIR: one commit, "QEMU <version>",
+# with a fixed identity and date so that its hash is always the same.
+GIT_IDENT=(-c "user.name=QEMU TME/MKTME authors"
+           -c "user.email=tme@qemu-tme.invalid")
+pristine_repo() {
+    local dir=$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    rsync -a --exclude=.pc "$CACHE/$QEMU_DIR_NAME/" "$dir/"
+    git -C "$dir" init -q
+    git -C "$dir" add -A
+    GIT_AUTHOR_DATE="2000-01-01T00:00:00Z" GIT_COMMITTER_DATE="2000-01-01T00:00:00Z" \
+        git "${GIT_IDENT[@]}" -C "$dir" commit -q -m "QEMU $QEMU_PKG_VERSION"
 }
 
-# The new files: every file listed in patches/new-files
-new_files() {
-    sed -e 's/#.*//' -e 's/^[^:]*://' "$TOP/patches/new-files" | tr ' ' '\n' |
-        grep -v '^$'
+# The patch files of patches/series, in order
+series_patches() {
+    sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$TOP/patches/series"
 }
 
-# Copy the new files into a QEMU tree; print their QEMU paths
-place_new_files() {
-    local dest=$1 f rel
-    for f in $(new_files); do
-        [ -f "$TOP/$f" ] || die "patches/new-files lists $f, which does not exist"
-        rel=$(qemu_path_of "$f") || die "no place in QEMU for $f"
-        mkdir -p "$dest/$(dirname "$rel")"
-        cp "$TOP/$f" "$dest/$rel"
-        printf '%s\n' "$rel"
-    done
-}
-
-# Apply patches/series to a tree.
+# Apply patches/series to a tree: the whole series, new files included
+# (patches/ is what scripts/update-patches exported from a development
+# tree, see scripts/dev-tree).
 apply_series() {
     local dest=$1 p
     [ -f "$TOP/patches/series" ] || return 0
