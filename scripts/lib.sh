@@ -81,11 +81,10 @@ series_patches() {
 apply_series() {
     local dest=$1 p
     [ -f "$TOP/patches/series" ] || return 0
-    while read -r p; do
-        case "$p" in ''|'#'*) continue ;; esac
+    for p in $(series_patches); do
         patch -d "$dest" -p1 -s --no-backup-if-mismatch -F0 \
             < "$TOP/patches/$p" || die "patch $p does not apply"
-    done < "$TOP/patches/series"
+    done
 }
 
 CONFIGURE_ARGS=(--python=/usr/bin/python3 --target-list=x86_64-softmmu
