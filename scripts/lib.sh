@@ -50,9 +50,25 @@ debian_archive_uri() {
 as_root() {
     if [ "$(id -u)" = 0 ]; then
         "$@"
-    else
+    elif command -v sudo > /dev/null; then
         sudo "$@"
+    else
+        die "installing Debian packages needs root: run this as root, or" \
+            "install sudo and allow this user to use it (the command was:" \
+            "$*)"
     fi
+}
+
+# Fail early, with what to do, when the file system of DIR has less than
+# GIB GiB free: a build that runs out of space fails in obscure ways.
+need_disk() {
+    local dir=$1 gib=$2 free
+    mkdir -p "$dir"
+    free=$(df -Pk "$dir" | awk 'NR == 2 { print int($4 / 1048576) }')
+    [ "$free" -ge "$gib" ] ||
+        die "$dir has $free GiB free; the build and the guest kernels" \
+            "need about $gib GiB: free some space or set TME_BUILD_DIR to" \
+            "a directory with more"
 }
 
 # A git tree of the pristine source at DIR: one commit, "QEMU <version>",

@@ -41,6 +41,9 @@ module_param(iterations, uint, 0444);
 /* A KeyID above MK_TME_MAX_KEYS to write a secret through, or 0 */
 static unsigned int high_keyid;
 module_param(high_keyid, uint, 0444);
+/* scripts/demo: program KeyIDs 1-3, show one page through 0-3, no tests */
+static bool demo;
+module_param(demo, bool, 0444);
 
 struct mktme_key_program {
 	u16 keyid;
@@ -388,6 +391,55 @@ static void keyid_mapping_tests(struct mktme_key_program *kp)
 	__free_page(pg);
 }
 
+/*
+ * The demo of scripts/demo: KeyID 1 gets a direct key (the host knows
+ * it), KeyID 2 a random one, KeyID 3 no encryption.  A secret written
+ * through KeyID 1 into one page, then its first 64 bytes as each KeyID
+ * reads them.  The page stays allocated and mapped for the host to
+ * look at.
+ */
+static const char demo_secret[64] =
+	"MKTME demo: this secret was written through KeyID 1 (direct key)";
+
+static void demo_show(void)
+{
+	struct mktme_key_program *kp = kmalloc(sizeof(*kp), GFP_KERNEL);
+	struct page *pg = alloc_page(GFP_KERNEL);
+	u8 *view[4];
+	u16 keyid;
+
+	if (!kp || !pg) {
+		pr_info("tme-demo: no memory\n");
+		return;
+	}
+	prepare(kp, 1, CMD_DIRECT);
+	memset(kp->key_field_1, 0x11, 16);
+	memset(kp->key_field_2, 0x22, 16);
+	pr_info("tme-demo: pconfig keyid=1 direct -> %lu\n", pconfig_retry(kp));
+	prepare(kp, 2, CMD_RANDOM);
+	pr_info("tme-demo: pconfig keyid=2 random -> %lu\n", pconfig_retry(kp));
+	prepare(kp, 3, CMD_NO_ENCRYPT);
+	pr_info("tme-demo: pconfig keyid=3 no-encrypt -> %lu\n",
+		pconfig_retry(kp));
+	kfree(kp);
+
+	view[0] = page_address(pg);
+	for (keyid = 1; keyid < 4; keyid++) {
+		view[keyid] = (u8 *)map_keyid(pg, keyid);
+		if (!view[keyid]) {
+			pr_info("tme-demo: map=failed\n");
+			return;
+		}
+	}
+	memcpy(view[1], demo_secret, sizeof(demo_secret));
+	pr_info("tme-demo: pa=%#llx\n", (u64)page_to_pfn(pg) << PAGE_SHIFT);
+	for (keyid = 0; keyid < 4; keyid++) {
+		pr_info("tme-demo: keyid=%u %*phN\n", keyid, 32, view[keyid]);
+		pr_info("tme-demo: keyid=%u+32 %*phN\n", keyid, 32,
+			view[keyid] + 32);
+	}
+}
+
 static int __init tme_test_init(void)
 {
 	struct mktme_key_program *kp;
@@ -400,6 +452,10 @@ static int __init tme_test_init(void)
 		boot_cpu_data.x86_phys_bits);
 	if (!boot_cpu_has(X86_FEATURE_PCONFIG))
 		return 0;
+	if (demo) {
+		demo_show();
+		return 0;
+	}
 
 	kp = kmalloc(sizeof(*kp), GFP_KERNEL);
 	if (!kp)
