@@ -146,17 +146,19 @@ def xts_encrypt(key, pa, data):
 
 
 def side_by_side(pa, views, dram):
-    what = {0: 'KeyID 0 (TME key)', 1: 'KeyID 1 (direct)',
-            2: 'KeyID 2 (random)', 3: 'KeyID 3 (no-encrypt)'}
+    """One row per 8 bytes: each KeyID's view and DRAM's, in hex, then
+    the text KeyID 1 reads"""
+    cols = ['KeyID 0 (TME key)', 'KeyID 1 (direct)', 'KeyID 2 (random)',
+            'KeyID 3 (no-encrypt)', 'DRAM (x-tme-dram-save)']
+    data = [views[0], views[1], views[2], views[3], dram]
     print('\n--- physical page %#x, first 64 bytes: what each KeyID reads, '
-          'and DRAM ---' % pa)
-    cols = [(what[k], views[k]) for k in range(4)]
-    cols.append(('DRAM (x-tme-dram-save)', dram))
-    for name, data in cols:
-        print('  %-24s' % name)
-        for i in range(0, 64, 16):
-            print('      %s  %s' % (data[i:i + 16].hex(' '),
-                                    printable(data[i:i + 16])))
+          'and what DRAM holds ---' % pa)
+    print('      ' + ' | '.join('%-23s' % c for c in cols) +
+          ' | KeyID 1 as text')
+    for i in range(0, 64, 8):
+        print('  %02x  ' % i +
+              ' | '.join('%-23s' % d[i:i + 8].hex(' ') for d in data) +
+              ' | ' + printable(views[1][i:i + 8]))
 
 
 def entropy(data):
