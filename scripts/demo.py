@@ -5,7 +5,8 @@ MKTME, let the test module (demo=1) program KeyID 1 with a direct key,
 KeyID 2 with a random key and KeyID 3 as NO_ENCRYPT and write a secret
 through KeyID 1, then show one page through KeyIDs 0-3 and as DRAM holds
 it, check the DRAM bytes with python3-cryptography's AES-XTS, and draw
-all guest RAM as the CPU sees it and as DRAM holds it.
+all guest RAM as DRAM holds it without TME (a first boot, without TME),
+and as the CPU sees it and DRAM holds it with TME.
 
 usage: demo.py QEMU WORKDIR
 Exits 1 if the DRAM bytes are not the AES-XTS ciphertext of the secret
@@ -31,6 +32,7 @@ from qmp_client import QMP  # noqa: E402
 
 qemu, work = sys.argv[1:3]
 CPU = 'max,vendor=GenuineIntel,+tme,+pconfig,phys-bits=46'
+CPU_OFF = 'max,vendor=GenuineIntel,phys-bits=46'
 TME = 'x86-tme,id=tme0,activate=on'
 MEM = 128 << 20             # all of it is drawn, one pixel per 64 bytes
 SECRET = b'MKTME demo: this secret was written through KeyID 1 (direct key)'
@@ -47,17 +49,22 @@ def printable(b):
     return ''.join(chr(c) if 32 <= c < 127 else '.' for c in b)
 
 
-def boot():
-    """Start the guest; return (Popen, QMP, console text up to the wait)."""
+def prepare():
+    """Debian's kernel and the test module; return (vmlinux, module)."""
     os.makedirs(work, exist_ok=True)
     progress('fetching Debian\'s kernel and building the test module '
              'against its headers')
     version, kdir = lg.kernels()['6.1']
-    vmlinux = os.path.join(kdir, 'vmlinux')
     module = subprocess.run([os.path.join(TOP, 'guest-tests', 'linux',
                                           'build-module'), version,
                              os.path.join(work, 'module')], check=True,
                             stdout=subprocess.PIPE).stdout.decode().strip()
+    return os.path.join(kdir, 'vmlinux'), module
+
+
+def boot(vmlinux, module, tme=True):
+    """Start the guest, with TME and MKTME or without (stock -cpu, no
+    x86-tme object); return (Popen, QMP, console text up to the wait)."""
     script = os.path.join(work, 'tme-test.sh')
     with open(script, 'w') as f:
         f.write('#!/bin/sh\ninsmod /tme_test.ko demo=1\n'
@@ -70,14 +77,15 @@ def boot():
     sock = os.path.join(work, 'qmp.sock')
     if os.path.exists(sock):
         os.unlink(sock)
-    cmd = [qemu, '-machine', 'q35', '-m', '%dM' % (MEM >> 20), '-smp', '2',
-           '-cpu', CPU, '-object', TME, '-nodefaults', '-display', 'none',
-           '-serial', 'stdio', '-no-reboot',
-           '-qmp', 'unix:%s,server=on,wait=off' % sock,
-           '-kernel', vmlinux, '-initrd', initrd,
-           '-append', 'console=ttyS0 loglevel=4 panic=-1']
-    progress('booting %s with -cpu %s -object %s -smp 2 -m %dM'
-             % (os.path.basename(os.path.dirname(vmlinux)), CPU, TME,
+    cpu = ['-cpu', CPU, '-object', TME] if tme else ['-cpu', CPU_OFF]
+    cmd = [qemu, '-machine', 'q35', '-m', '%dM' % (MEM >> 20), '-smp', '2'] \
+        + cpu + ['-nodefaults', '-display', 'none',
+                 '-serial', 'stdio', '-no-reboot',
+                 '-qmp', 'unix:%s,server=on,wait=off' % sock,
+                 '-kernel', vmlinux, '-initrd', initrd,
+                 '-append', 'console=ttyS0 loglevel=4 panic=-1']
+    progress('booting %s with %s -smp 2 -m %dM'
+             % (os.path.basename(os.path.dirname(vmlinux)), ' '.join(cpu),
                 MEM >> 20))
     print('    ' + ' '.join(cmd), flush=True)
     t0 = time.monotonic()
@@ -178,38 +186,36 @@ def entropy(data):
     return out
 
 
-def picture(cpu_img, dram_img, marks, path):
-    """Two panels, each pixel one 64-byte line shaded by its entropy:
-    black is one repeated byte, white is 64 different bytes."""
+def picture(panels, marks, path):
+    """@panels: (title, bytes of all guest RAM, marked); each pixel one
+    64-byte line shaded by its entropy: black is one repeated byte,
+    white is 64 different bytes."""
     rows = MEM // LINE // WIDTH
     pad, top = 16, 40
-    img = Image.new('RGB', (2 * WIDTH + 3 * pad, rows + top + 2 * pad),
+    n = len(panels)
+    img = Image.new('RGB', (n * WIDTH + (n + 1) * pad, rows + top + 2 * pad),
                     (40, 40, 40))
-    for i, data in enumerate((cpu_img, dram_img)):
+    d = ImageDraw.Draw(img)
+    for i, (title, data, marked) in enumerate(panels):
         h = entropy(data)
         gray = np.clip(h / math.log2(LINE) * 255, 0, 255).astype(np.uint8)
         panel = Image.fromarray(gray.reshape(rows, WIDTH), 'L')
-        img.paste(panel.convert('RGB'), (pad + i * (WIDTH + pad), top))
-    d = ImageDraw.Draw(img)
-    d.text((pad, 8), 'What the CPU sees through KeyID 0 (pmemsave); with '
-           'TME off, DRAM holds exactly this', fill=(255, 255, 255))
-    d.text((2 * pad + WIDTH, 8), 'What DRAM holds with TME on '
-           '(x-tme-dram-save)', fill=(255, 255, 255))
-    d.text((pad, 22), '%d MiB of guest RAM, one pixel per 64-byte line, %d '
-           'per row (64 KiB); shade = byte entropy' % (MEM >> 20, WIDTH),
-           fill=(200, 200, 200))
-    for pa, colour, label in marks:
-        line = pa // LINE
-        y, x = top + line // WIDTH, line % WIDTH
-        w = d.textlength(label)
-        for i in range(2):
-            x0 = pad + i * (WIDTH + pad) + x
-            x1 = x0 + 4096 // LINE
-            d.rectangle((x0 - 3, y - 3, x1 + 2, y + 3), outline=colour)
+        x0 = pad + i * (WIDTH + pad)
+        img.paste(panel.convert('RGB'), (x0, top))
+        d.text((x0, 8), title, fill=(255, 255, 255))
+        for pa, colour, label in marks if marked else ():
+            line = pa // LINE
+            y, x = top + line // WIDTH, line % WIDTH
+            w = d.textlength(label)
+            x1 = x0 + x + 4096 // LINE
+            d.rectangle((x0 + x - 3, y - 3, x1 + 2, y + 3), outline=colour)
             if x + 4096 // LINE + 8 + w < WIDTH:
                 d.text((x1 + 8, y - 6), label, fill=colour)
             else:
-                d.text((x0 - 8 - w, y - 6), label, fill=colour)
+                d.text((x0 + x - 8 - w, y - 6), label, fill=colour)
+    d.text((pad, 22), '%d MiB of guest RAM, one pixel per 64-byte line, %d '
+           'per row (64 KiB); shade = byte entropy' % (MEM >> 20, WIDTH),
+           fill=(200, 200, 200))
     d.text((pad, top + rows + 2), 'marked: the page that the module '
            'wrote through KeyID 1 and read through KeyIDs 0-3; every '
            'other page belongs to KeyID 0', fill=(255, 96, 96))
@@ -217,7 +223,19 @@ def picture(cpu_img, dram_img, marks, path):
 
 
 def main():
-    p, qmp, text, wall = boot()
+    vmlinux, module = prepare()
+    # TME off first: without TME, DRAM holds what the CPU sees
+    off_file = os.path.join(work, 'ram-off.bin')
+    p, qmp, text, wall = boot(vmlinux, module, tme=False)
+    try:
+        progress('TME off: saving all %d MiB of guest RAM (pmemsave), which '
+                 'is what DRAM holds without TME' % (MEM >> 20))
+        qmp.cmd('pmemsave', val=0, size=MEM, filename=off_file)
+    finally:
+        p.kill()
+        p.wait()
+
+    p, qmp, text, wall = boot(vmlinux, module)
     try:
         guest_view(text, wall)
         pa, views = module_views(text)
@@ -260,9 +278,14 @@ def main():
                        for o in info.get('owners', []))
     progress('drawing the picture (pages owned now: %s)' % owners)
     png = os.path.join(work, 'tme-demo.png')
-    picture(open(cpu_file, 'rb').read(), open(dram_all, 'rb').read(),
+    picture([('TME off: what DRAM holds, = what the CPU sees',
+              open(off_file, 'rb').read(), False),
+             ('TME on: what the CPU sees through KeyID 0 (pmemsave)',
+              open(cpu_file, 'rb').read(), True),
+             ('TME on: what DRAM holds (x-tme-dram-save)',
+              open(dram_all, 'rb').read(), True)],
             [(pa, (255, 64, 64), 'the secret\'s page (KeyIDs 1-3)')], png)
-    for f in (cpu_file, dram_all):
+    for f in (off_file, cpu_file, dram_all):
         os.unlink(f)
     print('\nPicture: %s' % png)
 
