@@ -17,7 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -28,7 +27,6 @@ TOP = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TOP, 'guest-tests', 'linux'))
 sys.path.insert(0, os.path.join(TOP, 'guest-tests'))
 import linux_guest as lg  # noqa: E402
-from qmp_client import QMP  # noqa: E402
 
 qemu, work = sys.argv[1:3]
 CPU = 'max,vendor=GenuineIntel,+tme,+pconfig,phys-bits=46'
@@ -68,15 +66,12 @@ def boot(vmlinux, module, tme=True):
     script = os.path.join(work, 'tme-test.sh')
     with open(script, 'w') as f:
         f.write('#!/bin/sh\ninsmod /tme_test.ko demo=1\n'
-                'dmesg | grep "tme-demo:"\n'
-                'echo "=== TME-TEST WAIT ==="\nsleep 3600\n')
+                'dmesg | grep "tme-demo:"\n' + lg.WAIT_SCRIPT)
     os.chmod(script, 0o755)
     initrd = lg.make_initramfs(os.path.join(work, 'initrd-demo.cpio'),
                                [(module, 'tme_test.ko'),
                                 (script, 'tme-test.sh')])
     sock = os.path.join(work, 'qmp.sock')
-    if os.path.exists(sock):
-        os.unlink(sock)
     cpu = ['-cpu', CPU, '-object', TME] if tme else ['-cpu', CPU_OFF]
     cmd = [qemu, '-machine', 'q35', '-m', '%dM' % (MEM >> 20), '-smp', '2'] \
         + cpu + ['-nodefaults', '-display', 'none',
@@ -88,22 +83,12 @@ def boot(vmlinux, module, tme=True):
              % (os.path.basename(os.path.dirname(vmlinux)), ' '.join(cpu),
                 MEM >> 20))
     print('    ' + ' '.join(cmd), flush=True)
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                         stdin=subprocess.DEVNULL)
-    qmp = QMP(sock)
-    con = lg.Console(p)
-    out = []
-    while True:
-        line = con.readline(t0 + 300)
-        if not line:
-            p.kill()
-            sys.exit('the guest did not reach the demo within 300 s (or '
-                     'QEMU exited); its console:\n' + ''.join(out)[-3000:])
-        out.append(line)
-        if line.startswith('=== TME-TEST WAIT ==='):
-            break
-    return p, qmp, ''.join(out), time.monotonic() - t0
+    p, qmp, text, wall, status = lg.start_until_wait(cmd, sock, 300)
+    if status != 'ready':
+        p.kill()
+        sys.exit('the guest did not reach the demo within 300 s (or QEMU '
+                 'exited); its console:\n' + text[-3000:])
+    return p, qmp, text, wall
 
 
 def guest_view(text, wall):

@@ -71,6 +71,47 @@ def boot(qemu, vmlinux, initrd, cpu, smp=1, mem='512M', append='',
             err.decode(errors='replace'))
 
 
+# The line with which an init script (tme-test.sh) says that the guest
+# is ready for the host to look at it; WAIT_SCRIPT ends such a script,
+# keeping the guest alive while the host does
+WAIT = '=== TME-TEST WAIT ==='
+WAIT_SCRIPT = 'echo "%s"\nsleep 3600\n' % WAIT
+
+
+def start_until_wait(cmd, qmp_sock, timeout):
+    """Start QEMU (@cmd: -serial stdio, a QMP server at @qmp_sock) and read
+    its console until the init script prints WAIT.  Return (Popen, QMP,
+    console text, seconds, status): status is 'ready' once WAIT came,
+    'timeout' if it had not come within @timeout seconds, 'exited' if the
+    console ended first."""
+    from qmp_client import QMP      # guest-tests/, on the callers' path
+
+    if os.path.exists(qmp_sock):
+        os.unlink(qmp_sock)
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                         stdin=subprocess.DEVNULL)
+    try:
+        qmp = QMP(qmp_sock)
+    except Exception:
+        p.kill()
+        raise
+    con = Console(p)
+    out, status = [], 'exited'
+    while True:
+        line = con.readline(t0 + timeout)
+        if line is None:
+            status = 'timeout'
+            break
+        if not line:
+            break
+        out.append(line)
+        if line.startswith(WAIT):
+            status = 'ready'
+            break
+    return p, qmp, ''.join(out), time.monotonic() - t0, status
+
+
 class Console:
     """The serial console of a QEMU started with -serial stdio, PIPE: its
     lines, each with a deadline, so that a guest that stops writing (a
