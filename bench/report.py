@@ -250,19 +250,19 @@ def main():
     if 'b7' in R:
         b = R['b7']
         runs = b['runs']
-        st = {n: {k: [x[k] for x in v] for k in v[0]} for n, v in runs.items()}
-        sref = st['stock-keyid0']
+        st7 = {n: {k: [x[k] for x in v] for k in v[0]} for n, v in runs.items()}
+        sref = st7['stock-keyid0']
         b7_rows = [('patched-off', 'TME not enumerated'),
                    ('patched-keyid0', 'KeyID 0'),
                    ('patched-keyid1', 'KeyID 1, direct key')]
         for n, label in b7_rows[:2]:
-            r = ratios(sref['touch'], st[n]['touch'])
+            r = ratios(sref['touch'], st7[n]['touch'])
             best.append(('B7', 'first touch, ' + label, r))
             summary.append(('B7', 'first touch of 2 × %d MiB of fresh RAM, '
                             '%s, %d repetitions, host memory compacted '
                             'before each (s)' % (b['mib'], label, b['reps']),
                             Stat(sref['touch']).fmt(),
-                            Stat(st[n]['touch']).fmt(), ratio_text(r),
+                            Stat(st7[n]['touch']).fmt(), ratio_text(r),
                             '≤ %.2f' % TARGET_RATIO, r.med <= TARGET_RATIO))
             chart['B7 touch ' + label.replace('TME not enumerated',
                                               'TME off')] = r
