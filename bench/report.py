@@ -224,6 +224,12 @@ def main():
                         '%d-byte owner per 4 KiB page' % meta['sizeof_owner'],
                         '—', None))
         chart['B5 RSS'] = r
+        if 'patched-off' in b['rss_bytes']:
+            po = b['rss_bytes']['patched-off']
+            summary.append(('B5', 'host RSS, the same with TME not '
+                            'enumerated (MiB)', Stat(s).fmt('%.1f', 1 / 2**20),
+                            Stat(po).fmt('%.1f', 1 / 2**20),
+                            'ratio ' + ratios(s, po).fmt(), '—', None))
 
     # ---------------------------------------------------------------- B6
     if 'b6' in R:
