@@ -436,6 +436,15 @@ def b5_memory(cfg, R):
 
 
 # ------------------------------------------- B6 instruction counts
+def callgrind_least(cfg, qemu, cpu, append, tag):
+    """callgrind_ir() of cfg.cg_runs runs: (the least, all of them).  A run
+    sometimes translates some blocks again (TCG sizes its TLBs over
+    wall-clock windows), which only ever adds: the least is the count."""
+    irs = [callgrind_ir(cfg, qemu, cpu, append, tag)
+           for _ in range(cfg.cg_runs)]
+    return min(irs), irs
+
+
 def callgrind_ir(cfg, qemu, cpu, append, tag):
     """Instructions QEMU's vCPU thread executes in cpu_exec() for one run
     of the benchmark guest under valgrind --tool=callgrind"""
@@ -480,15 +489,12 @@ def b6_instructions(cfg, R):
     for name, qemu, cpu in variants:
         res[name] = {}
         for tag, mib, passes in runs:
-            irs = [callgrind_ir(cfg, qemu, cpu, 'mem keyid=0 mib=%d passes=%d'
-                                % (mib, passes), '%s-%s' % (name, tag))
-                   for _ in range(cfg.cg_runs)]
-            # The noise (re-translation after TLB resizes timed by the wall
-            # clock) only ever adds instructions: the least is the count
-            res[name][tag] = min(irs)
-            res[name][tag + '-all'] = irs
+            least, irs = callgrind_least(
+                cfg, qemu, cpu, 'mem keyid=0 mib=%d passes=%d' %
+                (mib, passes), '%s-%s' % (name, tag))
+            res[name][tag], res[name][tag + '-all'] = least, irs
             log('  %-16s %-10s %d instructions (least of %s)' %
-                (name, tag, res[name][tag], ', '.join(map(str, irs))))
+                (name, tag, least, ', '.join(map(str, irs))))
         r = res[name]
         r['pass'] = r['two-passes'] - r['one-pass']
         r['touch'] = r['one-pass'] - r['start'] - r['pass'] * 32 // 33
@@ -547,10 +553,10 @@ def b7_first_touch(cfg, R):
     for name, qemu, cpu, keyid in variants[:3]:
         n = {}
         for tag, mib in (('big', cfg.b2_mib), ('small', 1)):
-            n[tag] = min(callgrind_ir(cfg, qemu, cpu,
-                                      'mem keyid=%d mib=%d passes=0' %
-                                      (keyid, mib), 'b7-%s-%s' % (name, tag))
-                         for _ in range(cfg.cg_runs))
+            n[tag] = callgrind_least(cfg, qemu, cpu,
+                                     'mem keyid=%d mib=%d passes=0' %
+                                     (keyid, mib),
+                                     'b7-%s-%s' % (name, tag))[0]
         n['touch'] = n['big'] - n['small']
         ir[name] = n
         log('  %-16s touch of 2 x %d MiB: %d instructions' %
