@@ -255,6 +255,7 @@ void tap_set_count(int n);
 bool check(bool ok, const char *fmt, ...);
 bool check_u64(uint64_t got, uint64_t want, const char *fmt, ...);
 bool check_vector(int got, int want, const char *fmt, ...);
+void tap_skip(const char *why, const char *fmt, ...);
 void tap_done(void);
 
 #endif
