@@ -114,12 +114,14 @@ def machine(args):
 class Guest:
     """A QEMU process whose serial console is timestamped line by line."""
 
-    def __init__(self, cmd, timeout, qmp_sock=None):
-        log('  $ ' + ' '.join(cmd))
+    def __init__(self, cmd, timeout, qmp_sock=None, env=None):
+        log('  $ ' + ' '.join('%s=%s' % kv for kv in (env or {}).items()) +
+            (' ' if env else '') + ' '.join(cmd))
         self.cmd = cmd
         self.errf = tempfile.TemporaryFile()
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE,
-                                  stderr=self.errf, stdin=subprocess.DEVNULL)
+                                  stderr=self.errf, stdin=subprocess.DEVNULL,
+                                  env=dict(os.environ, **env) if env else None)
         self.t0 = time.monotonic()
         self.lines = []             # (seconds since start, text)
         self.timer = threading.Timer(timeout, self.kill)
@@ -196,8 +198,8 @@ def baremetal_cmd(qemu, elf, cpu, mem, append, qmp_sock=None):
     return cmd
 
 
-def run_baremetal(qemu, elf, cpu, mem, append, timeout=600):
-    g = Guest(baremetal_cmd(qemu, elf, cpu, mem, append), timeout)
+def run_baremetal(qemu, elf, cpu, mem, append, timeout=600, env=None):
+    g = Guest(baremetal_cmd(qemu, elf, cpu, mem, append), timeout, env=env)
     rc = g.finish()
     if rc != 1 or any(t.startswith('Bail out!') for _, t in g.lines):
         g.fail('the benchmark guest failed (exit status %d)' % rc)
@@ -256,6 +258,32 @@ def b1_boot(cfg, R):
 
 
 # ------------------------------------------------------ B2 memory work
+def cpu_layout(qemu):
+    """(size of X86CPU, offset of its CPUX86State) in the binary behind
+    the wrapper @qemu, from its debug information"""
+    out = subprocess.run(['gdb', '-q', '-batch', '-nx',
+                          '-ex', 'print sizeof(X86CPU)',
+                          '-ex', 'print (long)&((X86CPU *)0)->env',
+                          qemu + '.bin'],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         check=False).stdout.decode(errors='replace')
+    vals = re.findall(r'^\$\d+ = (\d+)$', out, re.M)
+    if len(vals) != 2:
+        raise BenchError('cannot read the layout of X86CPU from %s.bin '
+                         '(gdb and debug information needed):\n%s' %
+                         (qemu, out))
+    return int(vals[0]), int(vals[1])
+
+
+def placement_env(cfg, layout, env_mod64):
+    """Preload bench/placement/cpu-placement.c so that the vCPU's
+    CPUX86State starts @env_mod64 bytes after a 64-byte boundary"""
+    size, env_off = layout
+    return {'LD_PRELOAD': cfg.placement_so,
+            'QEMU_BENCH_CPU_SIZE': str(size),
+            'QEMU_BENCH_CPU_OFFSET': str((env_mod64 - env_off) % 64)}
+
+
 def b2_memory(cfg, R):
     log('B2: %d MiB write, read and copy, %d passes each' %
         (cfg.b2_mib, cfg.b2_passes))
@@ -265,23 +293,35 @@ def b2_memory(cfg, R):
                 ('patched-off', cfg.patched, INTEL, 0),
                 ('patched-keyid0', cfg.patched, TME, 0),
                 ('patched-keyid1', cfg.patched, TME, 1)]
+    # Where the heap puts the vCPU object decides the copy phase's speed
+    # (bench/README.md): every variant gets the same placements of its
+    # CPUX86State, 0, 16, 32 and 48 bytes after a cache line, in turn
+    layout = {q: cpu_layout(q) for q in (cfg.stock, cfg.patched)}
+    placements = [16 * (rep % 4) for rep in range(cfg.reps)]
     res = {v[0]: [] for v in variants}
     for name, qemu, cpu, keyid in variants:
         log('  warm-up (not counted): %s' % name)
         run_baremetal(qemu, cfg.guest, cpu, '1G',
-                      'mem keyid=%d mib=%d passes=1' % (keyid, cfg.b2_mib))
+                      'mem keyid=%d mib=%d passes=1' % (keyid, cfg.b2_mib),
+                      env=placement_env(cfg, layout[qemu], 0))
     for rep in range(cfg.reps):
         for name, qemu, cpu, keyid in variants:
             ph = run_baremetal(qemu, cfg.guest, cpu, '1G',
                                'mem keyid=%d mib=%d passes=%d' %
-                               (keyid, cfg.b2_mib, cfg.b2_passes))
+                               (keyid, cfg.b2_mib, cfg.b2_passes),
+                               env=placement_env(cfg, layout[qemu],
+                                                 placements[rep]))
             ph['work'] = ph['write'] + ph['read'] + ph['copy']
+            ph['env_mod64'] = placements[rep]
             res[name].append(ph)
-            log('  rep %d %-15s ' % (rep + 1, name) +
+            log('  rep %d %-15s env%%64 %2d ' % (rep + 1, name,
+                                                 placements[rep]) +
                 ' '.join('%s %.3f' % (k, ph[k]) for k in
                          ('touch', 'write', 'read', 'copy', 'work')) +
                 ' THP %.0f MiB' % (ph.get('thp_bytes', 0) / MIB))
-    R['b2'] = {'mib': cfg.b2_mib, 'passes': cfg.b2_passes, 'runs': res}
+    R['b2'] = {'mib': cfg.b2_mib, 'passes': cfg.b2_passes, 'runs': res,
+               'x86cpu_layout': {'stock': layout[cfg.stock],
+                                 'patched': layout[cfg.patched]}}
 
 
 # -------------------------------------------------------- B3 conversions
@@ -587,6 +627,7 @@ def main():
     cfg.reps = cfg.reps or (2 if cfg.quick else 15)
     cfg.guest = os.path.join(cfg.tools, 'bench-guest.elf')
     cfg.engine = os.path.join(cfg.tools, 'tme-bench-engine')
+    cfg.placement_so = os.path.join(cfg.tools, 'cpu-placement.so')
     cfg.b2_mib = 256
     cfg.b2_passes = 2 if cfg.quick else 4
     cfg.engine_s = 0.5 if cfg.quick else 2.0
