@@ -203,6 +203,10 @@ def run_baremetal(qemu, elf, cpu, mem, append, timeout=600, env=None):
     rc = g.finish()
     if rc != 1 or any(t.startswith('Bail out!') for _, t in g.lines):
         g.fail('the benchmark guest failed (exit status %d)' % rc)
+    if env and 'QEMU_BENCH_CPU_SIZE' in env and \
+            'cpu-placement: placed the vCPU object' not in g.stderr():
+        g.fail('the allocation shim placed no object of %s bytes' %
+               env['QEMU_BENCH_CPU_SIZE'])
     ph = g.phases()
     if g.thp is not None:
         ph['thp_bytes'] = g.thp

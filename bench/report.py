@@ -349,6 +349,7 @@ def main():
               mb / med(st['stock-keyid0']['write']),
               mb / med(st['stock-keyid0']['read']),
               mb / med(st['stock-keyid0']['copy'])))
+        runs = b['runs']
         placed = sorted({x.get('env_mod64') for n in names for x in runs[n]
                          if x.get('env_mod64') is not None})
         if placed:
@@ -356,8 +357,8 @@ def main():
             w('Every variant ran with its vCPU\'s CPUX86State placed the '
               'same way in each repetition, 0, 16, 32 and 48 bytes after a '
               '64-byte boundary in turn (bench/placement/cpu-placement.c; '
-              'X86CPU is %s bytes with CPUX86State at %s in stock, %s at %s '
-              'patched), because that placement, which the heap otherwise '
+              'X86CPU is %s bytes with CPUX86State at offset %s in stock, %s '
+              'and %s in the patched QEMU), because that placement, which the heap otherwise '
               'decides, sets the copy phase\'s speed (bench/README.md). The '
               'copy phase by placement (s):\n' % (
                   lay.get('stock', ['?'])[0], lay.get('stock', ['?', '?'])[1],
@@ -366,10 +367,10 @@ def main():
             w('| CPUX86State at (mod 64) | ' +
               ' | '.join(label[n] for n in names) + ' |')
             w('|---' * (len(names) + 1) + '|')
-            for m in placed:
-                w('| %d | ' % m + ' | '.join(
+            for pl in placed:
+                w('| %d | ' % pl + ' | '.join(
                     Stat([x['copy'] for x in runs[n]
-                          if x.get('env_mod64') == m]).fmt()
+                          if x.get('env_mod64') == pl]).fmt()
                     for n in names) + ' |')
             w('')
 

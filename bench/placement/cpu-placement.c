@@ -18,12 +18,14 @@
 
 #include <stddef.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 extern void *__libc_malloc(size_t size);
 extern void *__libc_memalign(size_t align, size_t size);
 extern void __libc_free(void *ptr);
 
 #define MAX_PLACED 8
+#define PLACED_MSG "cpu-placement: placed the vCPU object\n"
 
 static size_t cpu_size;
 static size_t cpu_offset;
@@ -43,6 +45,7 @@ static void configure(void)
 void *malloc(size_t size)
 {
     char *base;
+    ssize_t done;
     int i;
 
     if (!configured) {
@@ -56,6 +59,9 @@ void *malloc(size_t size)
                     return NULL;
                 }
                 placed[i] = base + cpu_offset;
+                /* bench.py checks that this happened; no stdio in malloc */
+                done = write(2, PLACED_MSG, sizeof(PLACED_MSG) - 1);
+                (void)done;
                 return placed[i];
             }
         }
