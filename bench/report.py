@@ -256,7 +256,8 @@ def main():
     if 'b7' in R:
         b = R['b7']
         runs = b['runs']
-        st7 = {n: {k: [x[k] for x in v] for k in v[0]} for n, v in runs.items()}
+        st7 = {n: {k: [x[k] for x in v] for k in v[0]}
+               for n, v in runs.items()}
         sref = st7['stock-keyid0']
         b7_rows = [('patched-off', 'TME not enumerated'),
                    ('patched-keyid0', 'KeyID 0'),
@@ -313,6 +314,7 @@ def main():
 
     if 'b2' in R:
         b = R['b2']
+        runs = b['runs']
         w('### B2 guest memory work\n')
         w('The bare-metal guest `bench/guest/bench-guest.c` (1 GiB guest, one '
           'vCPU) maps two %d MiB buffers through KeyID K with 2 MiB pages; '
@@ -349,7 +351,6 @@ def main():
               mb / med(st['stock-keyid0']['write']),
               mb / med(st['stock-keyid0']['read']),
               mb / med(st['stock-keyid0']['copy'])))
-        runs = b['runs']
         # The read phase has a fast mode that no variant controls; say how
         # often each hit it, and what the fastest runs are without it
         reads = [x['read'] for n in names for x in runs[n]]
@@ -376,17 +377,16 @@ def main():
         placed = sorted({x.get('env_mod64') for n in names for x in runs[n]
                          if x.get('env_mod64') is not None})
         if placed:
-            lay = b.get('x86cpu_layout', {})
+            lay = b['x86cpu_layout']
             w('Every variant ran with its vCPU\'s CPUX86State placed the '
-              'same way in each repetition, 0, 16, 32 and 48 bytes after a '
-              '64-byte boundary in turn (bench/placement/cpu-placement.c; '
-              'X86CPU is %s bytes with CPUX86State at offset %s in stock, %s '
-              'and %s in the patched QEMU), because that placement, which the heap otherwise '
-              'decides, sets the copy phase\'s speed (bench/README.md). The '
-              'copy phase by placement (s):\n' % (
-                  lay.get('stock', ['?'])[0], lay.get('stock', ['?', '?'])[1],
-                  lay.get('patched', ['?'])[0],
-                  lay.get('patched', ['?', '?'])[1]))
+              'same way in each repetition, %s bytes after a 64-byte '
+              'boundary in turn (bench/placement/cpu-placement.c; X86CPU is '
+              '%d bytes with CPUX86State at offset %d in stock, %d and %d in '
+              'the patched QEMU), because that placement, which the heap '
+              'otherwise decides, sets the copy phase\'s speed '
+              '(bench/README.md). The copy phase by placement (s):\n' % (
+                  ', '.join(map(str, placed)), lay['stock'][0],
+                  lay['stock'][1], lay['patched'][0], lay['patched'][1]))
             w('| CPUX86State at (mod 64) | ' +
               ' | '.join(label[n] for n in names) + ' |')
             w('|---' * (len(names) + 1) + '|')

@@ -1611,7 +1611,7 @@ static void test_walk(void)
     };
     volatile uint64_t *k1, *t;
     uint64_t k1b = keyid_pa(1), k3b = keyid_pa(3), cr3;
-    uint64_t garbage[3], written[3], err[3];
+    uint64_t garbage[3], written[3], err[3], rsvd;
     const uint64_t prw = PTE_P | PTE_RW;
     int i, vec[3];
 
@@ -1678,9 +1678,8 @@ static void test_walk(void)
     garbage[2] = ((volatile uint64_t *)w_pt)[0];
     printf("# KeyID 0 sees the entries as %016lx %016lx %016lx\n",
            garbage[0], garbage[1], garbage[2]);
+    rsvd = ((1ULL << 52) - 1) & ~((1ULL << phys_bits) - 1);
     for (i = 0; i < 3; i++) {
-        uint64_t rsvd = ((1ULL << 52) - 1) & ~((1ULL << phys_bits) - 1);
-
         if (garbage[i] != written[i] && (garbage[i] & PTE_P) &&
             !(garbage[i] & rsvd)) {
             tap_skip("the entry is present with no reserved bit set",
