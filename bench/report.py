@@ -351,20 +351,26 @@ def main():
               mb / med(st['stock-keyid0']['write']),
               mb / med(st['stock-keyid0']['read']),
               mb / med(st['stock-keyid0']['copy'])))
-        # The read phase has a fast mode that no variant controls; say how
-        # often each hit it, and what the fastest runs are without it
+        # The one-word loops' read phase had a fast mode that no variant
+        # controlled (bench/README.md); say whether any run hit one, and
+        # what the fastest runs are without those
         reads = [x['read'] for n in names for x in runs[n]]
         slow = 0.8 * med(reads)
         nfast = {n: sum(x['read'] < slow for x in runs[n]) for n in names}
-        w('The read phase runs at one of two speeds whatever the binary: '
-          'the usual one (median of all runs %.3f s) and a fast mode that '
-          'some runs hit at random; runs with the read phase under %.3f s: '
-          '%s.' % (med(reads), slow, '; '.join(
-              '%s %d of %d' % (label[n], nfast[n], len(runs[n]))
-              for n in names)))
+        if not any(nfast.values()):
+            w('The read phase ran at one speed: no run took less than 0.8 '
+              'of the median of all runs (%.3f s).' % med(reads))
+        else:
+            w('The read phase ran at two speeds: the usual one (median of '
+              'all runs %.3f s) and a fast mode that some runs hit; runs '
+              'with the read phase under %.3f s: %s.' % (
+                  med(reads), slow, '; '.join(
+                      '%s %d of %d' % (label[n], nfast[n], len(runs[n]))
+                      for n in names)))
         rest = {n: [x['work'] for x in runs[n] if x['read'] >= slow]
                 for n in names}
-        if rest['stock-keyid0'] and rest.get('patched-off'):
+        if any(nfast.values()) and rest['stock-keyid0'] and \
+                rest.get('patched-off'):
             md[-1] += (' One such run decides "fastest runs"; among the '
                        'runs with the usual read speed, the fastest work '
                        'is %.3f s (stock) and %.3f s (TME not enumerated), '
