@@ -1687,7 +1687,7 @@ static void test_walk(void)
                      walk_what[i]);
             continue;
         }
-        last_exc.error = err[i];
+        last_exc.error = err[i];    /* for check_vector()'s diagnostic */
         check_vector(vec[i], PF_VECTOR, "%s referenced through KeyID 0 is "
                      "garbage: #PF (error 0x%lx)", walk_what[i], err[i]);
     }
