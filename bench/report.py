@@ -361,24 +361,25 @@ def main():
             w('The read phase ran at one speed: no run took less than 0.8 '
               'of the median of all runs (%.3f s).' % med(reads))
         else:
-            w('The read phase ran at two speeds: the usual one (median of '
-              'all runs %.3f s) and a fast mode that some runs hit; runs '
-              'with the read phase under %.3f s: %s.' % (
-                  med(reads), slow, '; '.join(
-                      '%s %d of %d' % (label[n], nfast[n], len(runs[n]))
-                      for n in names)))
-        rest = {n: [x['work'] for x in runs[n] if x['read'] >= slow]
-                for n in names}
-        if any(nfast.values()) and rest['stock-keyid0'] and \
-                rest.get('patched-off'):
-            md[-1] += (' One such run decides "fastest runs"; among the '
-                       'runs with the usual read speed, the fastest work '
-                       'is %.3f s (stock) and %.3f s (TME not enumerated), '
-                       'ratio %.3f.' % (
-                           min(rest['stock-keyid0']),
-                           min(rest['patched-off']),
-                           min(rest['patched-off']) /
-                           min(rest['stock-keyid0'])))
+            rest = {n: [x['work'] for x in runs[n] if x['read'] >= slow]
+                    for n in names}
+            text = ('The read phase ran at two speeds: the usual one (median '
+                    'of all runs %.3f s) and a fast mode that some runs hit; '
+                    'runs with the read phase under %.3f s: %s.' % (
+                        med(reads), slow, '; '.join(
+                            '%s %d of %d' % (label[n], nfast[n],
+                                             len(runs[n]))
+                            for n in names)))
+            if rest['stock-keyid0'] and rest.get('patched-off'):
+                text += (' One such run decides "fastest runs"; among the '
+                         'runs with the usual read speed, the fastest work '
+                         'is %.3f s (stock) and %.3f s (TME not enumerated), '
+                         'ratio %.3f.' % (
+                             min(rest['stock-keyid0']),
+                             min(rest['patched-off']),
+                             min(rest['patched-off']) /
+                             min(rest['stock-keyid0'])))
+            w(text)
         w('')
         placed = sorted({x.get('env_mod64') for n in names for x in runs[n]
                          if x.get('env_mod64') is not None})
